@@ -1,0 +1,26 @@
+/**
+ * Parser for /proc/sys/net/ipv4/ip_local_port_range: the ports the kernel hands out to sockets
+ * bound to port 0 (clients), written as "low<TAB>high\n".
+ */
+import { ProcFormatError } from './errors.js';
+
+export interface PortRange {
+  readonly low: number;
+  readonly high: number;
+}
+
+/** The kernel's default, used when the file cannot be read. */
+export const DEFAULT_EPHEMERAL_PORT_RANGE: PortRange = { low: 32768, high: 60999 };
+
+export function parseIpLocalPortRange(text: string, file: string): PortRange {
+  const match = /^(\d{1,5})\s+(\d{1,5})\n?$/.exec(text);
+  if (match === null) {
+    throw new ProcFormatError(file, 1, 'range', text, 'expected two port numbers "low high"');
+  }
+  const low = Number(match[1]);
+  const high = Number(match[2]);
+  if (low < 1 || high > 65535 || low > high) {
+    throw new ProcFormatError(file, 1, 'range', text.trim(), 'expected 1 <= low <= high <= 65535');
+  }
+  return { low, high };
+}
