@@ -1,0 +1,134 @@
+/**
+ * The service's whole configuration, read from the environment once at start-up and validated
+ * there: every later module receives this typed object and nothing else reads process.env.
+ */
+import { statSync } from 'node:fs';
+import { ConfigError } from './errors.js';
+import { parsePortList, type WatchedPort } from './ports.js';
+
+export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug';
+
+export interface PrometheusEndpointConfig {
+  /** Interface to listen on; undefined means every interface. */
+  readonly host: string | undefined;
+  /** 0 asks the kernel for a free port (tests use it); the chosen one is logged. */
+  readonly port: number;
+}
+
+export interface Config {
+  /** Where procfs is mounted (HOST_PROC): /proc, or e.g. /host/proc in a container. */
+  readonly procRoot: string;
+  /** Ports to watch, sorted; empty means discovery mode. */
+  readonly ports: readonly WatchedPort[];
+  /** In discovery mode, report at most this many ports (the lowest numbers). */
+  readonly discoveryLimit: number;
+  /** A collection answers with what it has after this long, whatever procfs does. */
+  readonly collectionTimeoutMs: number;
+  readonly prometheus: PrometheusEndpointConfig;
+  readonly logLevel: LogLevel;
+}
+
+export const DEFAULTS = {
+  procRoot: '/proc',
+  discoveryLimit: 100,
+  collectionTimeoutMs: 5000,
+  prometheusPort: 9464,
+  logLevel: 'info',
+} as const;
+
+/** The variables of this service's own namespace; any other UDP_LISTENER_* is a typo. */
+const OWN_VARIABLES = ['UDP_LISTENER_PORTS', 'UDP_LISTENER_DISCOVERY_LIMIT', 'UDP_LISTENER_COLLECTION_TIMEOUT'] as const;
+
+/** Every variable the service reads; the README's configuration table lists exactly these. */
+export const CONFIG_VARIABLES: readonly string[] = [
+  ...OWN_VARIABLES,
+  'HOST_PROC',
+  'OTEL_EXPORTER_PROMETHEUS_HOST',
+  'OTEL_EXPORTER_PROMETHEUS_PORT',
+  'OTEL_LOG_LEVEL',
+];
+
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const read = (name: string): string | undefined => {
+    if (!CONFIG_VARIABLES.includes(name)) throw new Error(`${name} is read but missing from CONFIG_VARIABLES`);
+    // The OpenTelemetry convention, applied to every variable: empty means unset.
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  rejectUnknownOwnVariables(env);
+
+  const procRoot = read('HOST_PROC') ?? DEFAULTS.procRoot;
+  requireDirectory('HOST_PROC', procRoot);
+
+  return {
+    procRoot,
+    ports: parsePortList(read('UDP_LISTENER_PORTS') ?? '', 'UDP_LISTENER_PORTS'),
+    discoveryLimit: parseInteger('UDP_LISTENER_DISCOVERY_LIMIT', read('UDP_LISTENER_DISCOVERY_LIMIT'), DEFAULTS.discoveryLimit, 1, 65535),
+    collectionTimeoutMs: parseDuration('UDP_LISTENER_COLLECTION_TIMEOUT', read('UDP_LISTENER_COLLECTION_TIMEOUT'), DEFAULTS.collectionTimeoutMs, 10, 60_000),
+    prometheus: {
+      host: read('OTEL_EXPORTER_PROMETHEUS_HOST'),
+      port: parseInteger('OTEL_EXPORTER_PROMETHEUS_PORT', read('OTEL_EXPORTER_PROMETHEUS_PORT'), DEFAULTS.prometheusPort, 0, 65535),
+    },
+    logLevel: parseLogLevel(read('OTEL_LOG_LEVEL')),
+  };
+}
+
+function rejectUnknownOwnVariables(env: NodeJS.ProcessEnv): void {
+  const known = new Set<string>(OWN_VARIABLES);
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('UDP_LISTENER_') && !known.has(name)) {
+      throw new ConfigError(name, env[name] ?? '', `unknown variable; the known ones are ${OWN_VARIABLES.join(', ')}`);
+    }
+  }
+}
+
+function requireDirectory(variable: string, path: string): void {
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(path).isDirectory();
+  } catch (error) {
+    throw new ConfigError(variable, path, `cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  if (!isDirectory) throw new ConfigError(variable, path, 'is not a directory');
+}
+
+export function parseInteger(variable: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError(variable, value, `expected a whole number from ${min} to ${max}`);
+  }
+  return Number(value);
+}
+
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000 };
+
+/** Durations as Prometheus writes them: `250ms`, `5s`, `1m`. */
+export function parseDuration(variable: string, value: string | undefined, fallbackMs: number, minMs: number, maxMs: number): number {
+  if (value === undefined) return fallbackMs;
+  const match = /^(\d+)(ms|s|m)$/.exec(value);
+  const ms = match === null ? Number.NaN : Number(match[1]) * DURATION_UNITS_MS[match[2]!]!;
+  if (!(ms >= minMs && ms <= maxMs)) {
+    throw new ConfigError(variable, value, `expected a duration such as 500ms, 5s or 1m, from ${minMs} ms to ${maxMs} ms`);
+  }
+  return ms;
+}
+
+const LOG_LEVELS: Readonly<Record<string, LogLevel>> = {
+  none: 'none',
+  error: 'error',
+  warn: 'warn',
+  info: 'info',
+  debug: 'debug',
+  // The OpenTelemetry names beyond debug: both mean everything.
+  verbose: 'debug',
+  all: 'debug',
+};
+
+function parseLogLevel(value: string | undefined): LogLevel {
+  if (value === undefined) return DEFAULTS.logLevel;
+  const level = LOG_LEVELS[value.toLowerCase()];
+  if (level === undefined) {
+    throw new ConfigError('OTEL_LOG_LEVEL', value, `expected one of ${Object.keys(LOG_LEVELS).join(', ')}`);
+  }
+  return level;
+}

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEFAULTS, loadConfig } from '../src/config/config.js';
+import { ConfigError } from '../src/config/errors.js';
+import { parsePortList } from '../src/config/ports.js';
+import { FIXTURES } from './support/paths.js';
+
+describe('UDP_LISTENER_PORTS', () => {
+  it('reads names, single ports and ranges, sorted by port', () => {
+    assert.deepEqual(parsePortList('syslog=514,filebeat=6984,9000-9002', 'V'), [
+      { port: 514, name: 'syslog' },
+      { port: 6984, name: 'filebeat' },
+      { port: 9000 },
+      { port: 9001 },
+      { port: 9002 },
+    ]);
+  });
+
+  it('gives every port of a named range the name, and ignores blanks around entries', () => {
+    assert.deepEqual(parsePortList(' netflow=2055-2056 , 53 ', 'V'), [{ port: 53 }, { port: 2055, name: 'netflow' }, { port: 2056, name: 'netflow' }]);
+  });
+
+  it('means discovery mode when empty or blank', () => {
+    assert.deepEqual(parsePortList('', 'V'), []);
+    assert.deepEqual(parsePortList('   ', 'V'), []);
+  });
+
+  it('accepts the extremes 1 and 65535 and a one-port range', () => {
+    assert.deepEqual(parsePortList('1,65535,7-7', 'V'), [{ port: 1 }, { port: 7 }, { port: 65535 }]);
+  });
+
+  // [list, the token the error must name]
+  const bad: readonly [string, string][] = [
+    ['70000', '70000'],
+    ['0', '0'],
+    ['abc', 'abc'],
+    ['10-5', '10-5'],
+    ['=514', '=514'],
+    ['a=1,a=2', 'a=2'],
+    ['514,514', '514'],
+    ['9000-9010,x=9005', 'x=9005'],
+    ['514,,6984', '514,,6984'],
+    ['514,', '514,'],
+    ['-5', '-5'],
+    ['5-', '5-'],
+    ['1-2-3', '1-2-3'],
+    ['0x10', '0x10'],
+    ['+514', '+514'],
+    ['5 14', '5 14'],
+    ['my name=514', 'my name=514'],
+    ['a=b=514', 'a=b=514'],
+    ['sys"log=514', 'sys"log=514'],
+    [`${'n'.repeat(65)}=514`, `${'n'.repeat(65)}=514`],
+    ['syslog=', 'syslog='],
+    ['100000000000000000000', '100000000000000000000'],
+  ];
+  for (const [list, token] of bad) {
+    it(`refuses ${JSON.stringify(list)}, naming ${JSON.stringify(token)}`, () => {
+      assert.throws(
+        () => parsePortList(list, 'UDP_LISTENER_PORTS'),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.variable === 'UDP_LISTENER_PORTS' &&
+          error.token === token &&
+          error.message.startsWith(`UDP_LISTENER_PORTS: ${JSON.stringify(token)}: `) &&
+          !error.message.includes('\n'),
+      );
+    });
+  }
+});
+
+describe('loadConfig', () => {
+  const procRoot = `${FIXTURES}procfs/real`;
+
+  it('has sensible defaults: discovery mode, port 9464, all interfaces', () => {
+    const config = loadConfig({});
+    assert.deepEqual(config, {
+      procRoot: DEFAULTS.procRoot,
+      ports: [],
+      discoveryLimit: 100,
+      collectionTimeoutMs: 5000,
+      prometheus: { host: undefined, port: 9464 },
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      HOST_PROC: procRoot,
+      UDP_LISTENER_PORTS: 'syslog=514',
+      UDP_LISTENER_DISCOVERY_LIMIT: '7',
+      UDP_LISTENER_COLLECTION_TIMEOUT: '250ms',
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      OTEL_EXPORTER_PROMETHEUS_PORT: '0',
+      OTEL_LOG_LEVEL: 'DEBUG',
+    });
+    assert.deepEqual(config, {
+      procRoot,
+      ports: [{ port: 514, name: 'syslog' }],
+      discoveryLimit: 7,
+      collectionTimeoutMs: 250,
+      prometheus: { host: '127.0.0.1', port: 0 },
+      logLevel: 'debug',
+    });
+  });
+
+  it('treats empty values as unset, as the OpenTelemetry specification says', () => {
+    assert.equal(loadConfig({ OTEL_EXPORTER_PROMETHEUS_PORT: '', UDP_LISTENER_DISCOVERY_LIMIT: ' ' }).prometheus.port, 9464);
+  });
+
+  const bad: readonly [Record<string, string>, string, string][] = [
+    [{ UDP_LISTENER_DISCOVERY_LIMIT: '0' }, 'UDP_LISTENER_DISCOVERY_LIMIT', '0'],
+    [{ UDP_LISTENER_DISCOVERY_LIMIT: 'ten' }, 'UDP_LISTENER_DISCOVERY_LIMIT', 'ten'],
+    [{ UDP_LISTENER_DISCOVERY_LIMIT: '-1' }, 'UDP_LISTENER_DISCOVERY_LIMIT', '-1'],
+    [{ UDP_LISTENER_COLLECTION_TIMEOUT: '5' }, 'UDP_LISTENER_COLLECTION_TIMEOUT', '5'],
+    [{ UDP_LISTENER_COLLECTION_TIMEOUT: '5h' }, 'UDP_LISTENER_COLLECTION_TIMEOUT', '5h'],
+    [{ UDP_LISTENER_COLLECTION_TIMEOUT: '0s' }, 'UDP_LISTENER_COLLECTION_TIMEOUT', '0s'],
+    [{ UDP_LISTENER_COLLECTION_TIMEOUT: '2m' }, 'UDP_LISTENER_COLLECTION_TIMEOUT', '2m'],
+    [{ OTEL_EXPORTER_PROMETHEUS_PORT: '70000' }, 'OTEL_EXPORTER_PROMETHEUS_PORT', '70000'],
+    [{ OTEL_EXPORTER_PROMETHEUS_PORT: 'http' }, 'OTEL_EXPORTER_PROMETHEUS_PORT', 'http'],
+    [{ OTEL_LOG_LEVEL: 'loud' }, 'OTEL_LOG_LEVEL', 'loud'],
+    [{ HOST_PROC: '/nonexistent/proc' }, 'HOST_PROC', '/nonexistent/proc'],
+    [{ HOST_PROC: `${FIXTURES}capture-procfs.py` }, 'HOST_PROC', `${FIXTURES}capture-procfs.py`],
+    [{ UDP_LISTENER_PORT: '514' }, 'UDP_LISTENER_PORT', '514'],
+  ];
+  for (const [env, variable, token] of bad) {
+    it(`refuses ${variable}=${JSON.stringify(env[variable])}`, () => {
+      assert.throws(
+        () => loadConfig(env),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.variable === variable &&
+          error.token === token &&
+          error.message.startsWith(`${variable}: ${JSON.stringify(token)}: `),
+      );
+    });
+  }
+});
