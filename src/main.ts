@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+/**
+ * Entry point. Owns the process: reads the configuration (exit 2 when it is unusable), starts
+ * the service (exit 1 when it cannot), and shuts down cleanly on SIGTERM or SIGINT (exit 0).
+ */
+import { diag, DiagLogLevel } from '@opentelemetry/api';
+import { loadConfig, type Config, type LogLevel } from './config/config.js';
+import { ConfigError } from './config/errors.js';
+import { createLogger, type Logger } from './log.js';
+import { startService, type RunningService } from './service.js';
+
+const EXIT_CONFIG_ERROR = 2;
+const EXIT_START_FAILED = 1;
+/** SIGTERM must end the process within this, whatever a reader or exporter is doing. */
+const SHUTDOWN_DEADLINE_MS = 5000;
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`udp-listener-exporter: configuration error: ${error.message}\n`);
+    process.exit(EXIT_CONFIG_ERROR);
+  }
+  const logger = createLogger(config.logLevel);
+  routeOpenTelemetryDiagnostics(logger, config.logLevel);
+  // A stray rejection is a bug to log, not a reason to stop watching listeners.
+  process.on('unhandledRejection', (reason) => {
+    logger.error('unhandled promise rejection', { error: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason) });
+  });
+
+  // Handlers first: a SIGTERM that arrives while starting must still end in a clean exit 0.
+  let service: RunningService | undefined;
+  let stopRequested: NodeJS.Signals | undefined;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopRequested !== undefined) return;
+    stopRequested = signal;
+    logger.info('shutting down', { signal });
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time; exiting anyway', { deadline_ms: SHUTDOWN_DEADLINE_MS });
+      process.exit(EXIT_START_FAILED);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    if (service !== undefined) stopAndExit(service, logger);
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+
+  try {
+    service = await startService(config, logger);
+  } catch (error) {
+    logger.error('start-up failed', { error: error instanceof Error ? error.message : String(error) });
+    process.exit(EXIT_START_FAILED);
+  }
+  if (stopRequested !== undefined) stopAndExit(service, logger);
+  else logger.info('serving metrics', { url: service.metricsUrl, ...service.summary });
+}
+
+function stopAndExit(service: RunningService, logger: Logger): void {
+  service.stop().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      logger.error('shutdown failed', { error: error instanceof Error ? error.message : String(error) });
+      process.exit(EXIT_START_FAILED);
+    },
+  );
+}
+
+const DIAG_LEVELS: Readonly<Record<LogLevel, DiagLogLevel>> = {
+  none: DiagLogLevel.NONE,
+  error: DiagLogLevel.ERROR,
+  warn: DiagLogLevel.WARN,
+  info: DiagLogLevel.INFO,
+  debug: DiagLogLevel.DEBUG,
+};
+
+/** The SDK's own warnings and errors go through the same logfmt logger. */
+function routeOpenTelemetryDiagnostics(logger: Logger, level: LogLevel): void {
+  const line = (args: unknown[]): string => args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ');
+  diag.setLogger(
+    {
+      error: (message, ...args) => logger.error(message, { source: 'opentelemetry', detail: line(args) || undefined }),
+      warn: (message, ...args) => logger.warn(message, { source: 'opentelemetry', detail: line(args) || undefined }),
+      info: (message, ...args) => logger.info(message, { source: 'opentelemetry', detail: line(args) || undefined }),
+      debug: (message, ...args) => logger.debug(message, { source: 'opentelemetry', detail: line(args) || undefined }),
+      verbose: (message, ...args) => logger.debug(message, { source: 'opentelemetry', detail: line(args) || undefined }),
+    },
+    { logLevel: DIAG_LEVELS[level], suppressOverrideMessage: true },
+  );
+}
+
+await main();

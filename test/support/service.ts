@@ -1,0 +1,78 @@
+/** Runs the real service (dist/src/main.js) as a child process, the way a user starts it. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { MAIN_JS } from './paths.js';
+
+export interface ServiceProcess {
+  readonly child: ChildProcess;
+  /** e.g. http://127.0.0.1:41234 */
+  readonly baseUrl: string;
+  /** Everything the service wrote to stderr so far. */
+  stderr(): string;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Variables the tests never want to inherit from whoever runs them. */
+function baseEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('UDP_LISTENER_') && !name.startsWith('OTEL_') && name !== 'HOST_PROC') env[name] = value;
+  }
+  return env;
+}
+
+export async function startService(env: Record<string, string>, startupTimeoutMs = 15_000): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ['--enable-source-maps', MAIN_JS], {
+    env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdout!.resume();
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`service did not start within ${startupTimeoutMs} ms:\n${stderr}`)), startupTimeoutMs);
+    const check = (): void => {
+      const match = /msg="serving metrics" url=(\S+)\/metrics/.exec(stderr);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve(match[1]!.replace(/^"/, ''));
+      }
+    };
+    child.stderr!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`service exited with ${code} before serving:\n${stderr}`));
+    });
+  });
+  return {
+    child,
+    baseUrl,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const [code] = (await exited) as [number | null];
+      return code;
+    },
+  };
+}
+
+/** Runs the service expecting it to refuse to start; resolves with its exit code and stderr. */
+export async function runToExit(env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN_JS], {
+    env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return { code, stderr };
+}

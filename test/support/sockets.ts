@@ -1,0 +1,67 @@
+/** Real UDP sockets of any shape, held by a helper process (socket-holder.py) for a test. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { SOCKET_HOLDER } from './paths.js';
+
+export interface OpenSocket {
+  readonly family: 'ipv4' | 'ipv6';
+  readonly address: string;
+  /** A number, 0 for any port, or [low, high] for a random free port in that range. */
+  readonly port?: number | readonly [number, number];
+  readonly v6only?: boolean;
+  readonly reuseport?: boolean;
+  readonly rcvbuf?: number;
+  readonly connect?: readonly [string, number];
+}
+
+export interface HeldSocket {
+  readonly id: string;
+  readonly address: string;
+  readonly port: number;
+}
+
+/** Ports below the kernel's ephemeral range (32768-60999 by default), so discovery reports them. */
+export const NON_EPHEMERAL: readonly [number, number] = [20000, 32000];
+
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+export class SocketHolder {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly replies: AsyncIterator<string>;
+  private nextId = 0;
+
+  constructor() {
+    this.child = spawn(PYTHON, [SOCKET_HOLDER], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr.on('data', (chunk: Buffer) => process.stderr.write(`socket-holder: ${chunk.toString()}`));
+    this.replies = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+
+  async open(spec: OpenSocket): Promise<HeldSocket> {
+    const id = `s${this.nextId++}`;
+    return (await this.command({ op: 'open', id, ...spec })) as unknown as HeldSocket;
+  }
+
+  async close(socket: HeldSocket): Promise<void> {
+    await this.command({ op: 'close', id: socket.id });
+  }
+
+  /** Sends datagrams from a fresh unbound socket. */
+  async send(family: 'ipv4' | 'ipv6', to: readonly [string, number], count: number, size = 512): Promise<void> {
+    await this.command({ op: 'send', family, to, count, size });
+  }
+
+  async dispose(): Promise<void> {
+    this.child.stdin.end();
+    if (this.child.exitCode === null) await new Promise((resolve) => this.child.once('exit', resolve));
+  }
+
+  private async command(command: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.child.stdin.write(`${JSON.stringify(command)}\n`);
+    const { value, done } = await this.replies.next();
+    if (done === true) throw new Error('socket holder exited');
+    const reply = JSON.parse(value as string) as Record<string, unknown>;
+    if (typeof reply.error === 'string') throw new Error(`socket holder: ${reply.error}`);
+    return reply;
+  }
+}
