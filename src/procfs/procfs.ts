@@ -4,7 +4,7 @@
  * as easily as against the live /proc.
  */
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ProcReadError, toProcReadError } from './errors.js';
 
@@ -62,6 +62,38 @@ export class ProcFs {
       return await Promise.race([reading, deadline]);
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /** Numeric entries of the root: the pids procfs shows, in ascending order. */
+  async pids(): Promise<number[]> {
+    let entries: string[];
+    try {
+      entries = await readdir(this.root);
+    } catch (error) {
+      throw toProcReadError(this.root, error);
+    }
+    return entries
+      .filter((name) => /^\d+$/.test(name))
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+
+  /** Entries of a directory below the root, e.g. `<root>/<pid>/fd`. */
+  async list(directory: string): Promise<string[]> {
+    try {
+      return await readdir(directory);
+    } catch (error) {
+      throw toProcReadError(directory, error);
+    }
+  }
+
+  /** Target of a symbolic link below the root, e.g. `<root>/<pid>/fd/3`. */
+  async link(file: string): Promise<string> {
+    try {
+      return await readlink(file);
+    } catch (error) {
+      throw toProcReadError(file, error);
     }
   }
 
