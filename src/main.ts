@@ -13,6 +13,8 @@ const EXIT_CONFIG_ERROR = 2;
 const EXIT_START_FAILED = 1;
 /** SIGTERM must end the process within this, whatever a reader or exporter is doing. */
 const SHUTDOWN_DEADLINE_MS = 5000;
+/** Time given to closing the server and the final OTLP export, leaving a margin before the deadline. */
+const STOP_BUDGET_MS = 4000;
 
 async function main(): Promise<void> {
   let config: Config;
@@ -53,12 +55,15 @@ async function main(): Promise<void> {
     process.exit(EXIT_START_FAILED);
   }
   if (stopRequested !== undefined) stopAndExit(service, logger);
-  else logger.info('serving metrics', { url: service.metricsUrl, ...service.summary });
+  else logger.info(service.metricsUrl === undefined ? 'started' : 'serving metrics', { url: service.metricsUrl, ...service.summary });
 }
 
 function stopAndExit(service: RunningService, logger: Logger): void {
-  service.stop().then(
-    () => process.exit(0),
+  service.stop(STOP_BUDGET_MS).then(
+    (finished) => {
+      if (!finished) logger.warn('the final export did not finish in time; exiting without it', { budget_ms: STOP_BUDGET_MS });
+      process.exit(0);
+    },
     (error: unknown) => {
       logger.error('shutdown failed', { error: error instanceof Error ? error.message : String(error) });
       process.exit(EXIT_START_FAILED);
