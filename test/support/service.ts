@@ -5,7 +5,7 @@ import { MAIN_JS } from './paths.js';
 
 export interface ServiceProcess {
   readonly child: ChildProcess;
-  /** e.g. http://127.0.0.1:41234 */
+  /** e.g. http://127.0.0.1:41234; empty when the service serves no HTTP (OTLP only). */
   readonly baseUrl: string;
   /** Everything the service wrote to stderr so far. */
   stderr(): string;
@@ -22,8 +22,16 @@ function baseEnvironment(): NodeJS.ProcessEnv {
   return env;
 }
 
-export async function startService(env: Record<string, string>, startupTimeoutMs = 15_000): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--enable-source-maps', MAIN_JS], {
+export interface StartOptions {
+  /** Run through this command, e.g. setpriv to drop privileges. */
+  readonly prefix?: readonly string[];
+  readonly startupTimeoutMs?: number;
+}
+
+export async function startService(env: Record<string, string>, options: StartOptions = {}): Promise<ServiceProcess> {
+  const startupTimeoutMs = options.startupTimeoutMs ?? 15_000;
+  const [command, ...args] = [...(options.prefix ?? []), process.execPath, '--enable-source-maps', MAIN_JS];
+  const child = spawn(command!, args, {
     env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -35,10 +43,10 @@ export async function startService(env: Record<string, string>, startupTimeoutMs
   const baseUrl = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`service did not start within ${startupTimeoutMs} ms:\n${stderr}`)), startupTimeoutMs);
     const check = (): void => {
-      const match = /msg="serving metrics" url=(\S+)\/metrics/.exec(stderr);
+      const match = /msg="?(serving metrics|started)"? (?:url=(\S+)\/metrics)?/.exec(stderr);
       if (match !== null) {
         clearTimeout(timer);
-        resolve(match[1]!.replace(/^"/, ''));
+        resolve((match[2] ?? '').replace(/^"/, ''));
       }
     };
     child.stderr!.on('data', check);
