@@ -90,25 +90,25 @@ export class ExporterInstruments {
     this.otlpResults = options.otlpResults;
     this.portNames = new Map(options.ports.filter((p) => p.name !== undefined).map((p) => [p.port, p.name!]));
 
-    const gauge = (spec: InstrumentSpec, valueType = ValueType.INT) =>
-      meter.createObservableGauge(spec.name, { description: spec.description, unit: spec.unit, valueType });
-    const counter = (spec: InstrumentSpec) =>
-      meter.createObservableCounter(spec.name, { description: spec.description, unit: spec.unit, valueType: ValueType.INT });
-    this.up = gauge(LISTENER_UP);
-    this.sockets = gauge(LISTENER_SOCKETS);
-    this.receiveQueue = gauge(LISTENER_RECEIVE_QUEUE);
-    this.drops = counter(LISTENER_DROPS);
-    this.ownerInfo = gauge(LISTENER_OWNER_INFO);
-    this.omittedPorts = gauge(DISCOVERY_OMITTED_PORTS);
-    this.hostCounters = HOST_COUNTERS.map(([spec, column]) => [counter(spec), column] as const);
-    this.collections = counter(COLLECTIONS);
-    this.duration = gauge(COLLECTION_DURATION, ValueType.DOUBLE);
-    this.errors = counter(COLLECTION_ERRORS);
-    this.readSuccess = gauge(READ_SUCCESS);
-    this.unresolvedOwners = gauge(OWNER_UNRESOLVED_SOCKETS);
-    this.unreadableProcesses = gauge(UNREADABLE_PROCESSES);
-    this.otlpExports = counter(OTLP_EXPORTS);
-    this.otlpFailures = counter(OTLP_EXPORT_FAILURES);
+    const create = (spec: InstrumentSpec): Observable => {
+      const options = { description: spec.description, unit: spec.unit, valueType: spec.valueType === 'double' ? ValueType.DOUBLE : ValueType.INT };
+      return spec.kind === 'counter' ? meter.createObservableCounter(spec.name, options) : meter.createObservableGauge(spec.name, options);
+    };
+    this.up = create(LISTENER_UP);
+    this.sockets = create(LISTENER_SOCKETS);
+    this.receiveQueue = create(LISTENER_RECEIVE_QUEUE);
+    this.drops = create(LISTENER_DROPS);
+    this.ownerInfo = create(LISTENER_OWNER_INFO);
+    this.omittedPorts = create(DISCOVERY_OMITTED_PORTS);
+    this.hostCounters = HOST_COUNTERS.map(([spec, column]) => [create(spec), column] as const);
+    this.collections = create(COLLECTIONS);
+    this.duration = create(COLLECTION_DURATION);
+    this.errors = create(COLLECTION_ERRORS);
+    this.readSuccess = create(READ_SUCCESS);
+    this.unresolvedOwners = create(OWNER_UNRESOLVED_SOCKETS);
+    this.unreadableProcesses = create(UNREADABLE_PROCESSES);
+    this.otlpExports = create(OTLP_EXPORTS);
+    this.otlpFailures = create(OTLP_EXPORT_FAILURES);
 
     const all = [
       this.up,
