@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT } from './support/paths.js';
+import { dashboardQueries, metricNames, type GrafanaDashboard } from './support/promql.js';
 import { startPrometheus, until, type PrometheusServer, type VectorSample } from './support/prometheus.js';
 import { startService, type ServiceProcess } from './support/service.js';
 import { NON_EPHEMERAL, SocketHolder, type HeldSocket } from './support/sockets.js';
@@ -17,6 +18,7 @@ const PROMETHEUS_DIR = `${REPO_ROOT}otel/prometheus/`;
 const RULES = `${PROMETHEUS_DIR}rules.yml`;
 const RULE_TESTS = `${PROMETHEUS_DIR}rules.test.yml`;
 const SCRAPE_CONFIG = `${PROMETHEUS_DIR}prometheus.yml`;
+const DASHBOARD = `${REPO_ROOT}otel/grafana/dashboard.json`;
 const JOB = 'udp-listener-exporter';
 
 const ALERTS = [...readFileSync(RULES, 'utf8').matchAll(/^ +- alert: (\w+)$/gm)].map((m) => m[1]!);
@@ -229,6 +231,27 @@ describe('a real Prometheus scraping the service, with the shipped configuration
     assert.equal(alert!.state, 'pending');
     assert.equal(alert!.labels.network_local_port, String(stalled.port));
     assert.equal(alert!.annotations.summary, `UDP port ${stalled.port} (stalled) on ${instance} is dropping datagrams`);
+  });
+
+  it('answers every dashboard query, with data where it stores the metrics the query reads', async (t) => {
+    const p = server(t);
+    if (p === undefined) return;
+    const stored = new Set(await p.api<string[]>('label/__name__/values'));
+    const queries = dashboardQueries(JSON.parse(readFileSync(DASHBOARD, 'utf8')) as GrafanaDashboard);
+    assert.ok(queries.length > 10);
+    let answered = 0;
+    for (const { where, expr } of queries) {
+      // Grafana's variables, as Grafana would fill them in.
+      const concrete = expr.replaceAll('$__rate_interval', '1m').replace(/\$\{?instance\}?/g, '.+');
+      assert.doesNotMatch(concrete, /\$/, `${where}: a variable this test does not know`);
+      const result = await p.query(concrete).catch((error: Error) => assert.fail(`${where}: ${concrete}: ${error.message}`));
+      const names = metricNames(expr);
+      // ALERTS holds pending alerts here, none firing; other series the service does not serve yet.
+      if (names.includes('ALERTS') || !names.every((name) => stored.has(name))) continue;
+      assert.ok(result.length > 0, `${where}: ${concrete} returned nothing`);
+      answered++;
+    }
+    assert.ok(answered >= 8, `only ${answered} queries returned data`);
   });
 
   it('stores 0 once the listener closes, and UdpListenerDown goes pending for that port', async (t) => {
