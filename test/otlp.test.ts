@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { ALL_INSTRUMENTS } from '../src/telemetry/names.js';
 import { collectorLabelName, collectorMetricName } from './support/collector-naming.js';
@@ -90,6 +91,7 @@ describe('OTLP on the wire', () => {
         assert.equal(resource['service.version'], JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
         assert.equal(resource['deployment.environment.name'], 'test');
         assert.equal(resource['host.name'], 'override-host');
+        assert.equal(resource['service.instance.id'], hostname());
         assert.equal(typeof resource['host.arch'], 'string');
         assert.equal(resource['telemetry.sdk.language'], 'nodejs');
       } finally {

@@ -3,6 +3,7 @@
  * OTLP push reader, a console reader. All share one set of instruments, so a scrape and an
  * export at the same moment share one procfs read.
  */
+import { hostname } from 'node:os';
 import { detectResources, defaultResource, hostDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/config.js';
@@ -72,8 +73,14 @@ export async function createTelemetryPipeline(config: Config, logger: Logger, ve
 
 /**
  * `new MeterProvider({ resource })` replaces the SDK's default resource, so it is merged here:
- * SDK attributes, then the host, then service.version, then OTEL_RESOURCE_ATTRIBUTES, then the
- * service name (OTEL_SERVICE_NAME wins over a service.name in OTEL_RESOURCE_ATTRIBUTES).
+ * SDK attributes, then the host, then service.version and service.instance.id, then
+ * OTEL_RESOURCE_ATTRIBUTES, then the service name (OTEL_SERVICE_NAME wins over a service.name in
+ * OTEL_RESOURCE_ATTRIBUTES).
+ *
+ * service.instance.id defaults to the host name: one exporter runs per host, and a Collector's
+ * prometheus exporter turns service.instance.id into the `instance` label, without which the
+ * series of every host it receives would collide. (The SDK's own default is a random UUID per
+ * start, which would make every restart a new instance.)
  */
 async function buildResource(config: Config, version: string): Promise<Resource> {
   const host = detectResources({ detectors: [hostDetector] });
@@ -81,7 +88,7 @@ async function buildResource(config: Config, version: string): Promise<Resource>
   await host.waitForAsyncAttributes?.();
   return defaultResource()
     .merge(host)
-    .merge(resourceFromAttributes({ 'service.version': version }))
+    .merge(resourceFromAttributes({ 'service.version': version, 'service.instance.id': hostname() }))
     .merge(resourceFromAttributes(config.resource.attributes))
     .merge(resourceFromAttributes({ 'service.name': config.resource.serviceName }));
 }

@@ -25,12 +25,14 @@ function baseEnvironment(): NodeJS.ProcessEnv {
 export interface StartOptions {
   /** Run through this command, e.g. setpriv to drop privileges. */
   readonly prefix?: readonly string[];
+  /** Another copy of dist/src/main.js, e.g. laid out as an install or an image would. */
+  readonly mainScript?: string;
   readonly startupTimeoutMs?: number;
 }
 
 export async function startService(env: Record<string, string>, options: StartOptions = {}): Promise<ServiceProcess> {
   const startupTimeoutMs = options.startupTimeoutMs ?? 15_000;
-  const [command, ...args] = [...(options.prefix ?? []), process.execPath, '--enable-source-maps', MAIN_JS];
+  const [command, ...args] = [...(options.prefix ?? []), process.execPath, '--enable-source-maps', options.mainScript ?? MAIN_JS];
   const child = spawn(command!, args, {
     env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
