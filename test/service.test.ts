@@ -264,6 +264,14 @@ describe('HTTP endpoint and process lifecycle', () => {
     assert.equal(await head.text(), '');
   });
 
+  it('20 concurrent scrapes cause at most 2 procfs reads, and all get the whole page', async () => {
+    const before = valueOf(await scrape(service.baseUrl), 'udp_listener_exporter_collections_total')!;
+    const pages = await Promise.all(Array.from({ length: 20 }, () => scrape(service.baseUrl)));
+    const after = Math.max(...pages.map((page) => valueOf(page, 'udp_listener_exporter_collections_total')!));
+    assert.ok(after - before <= 2, `${after - before} reads for 20 scrapes`);
+    for (const page of pages) assert.equal(valueOf(page, 'udp_listener_up', { network_local_port: '514' }) !== undefined, true);
+  });
+
   it('answers 404 for unknown paths and 405 for other methods', async () => {
     assert.equal((await fetch(`${service.baseUrl}/metrics/extra`)).status, 404);
     assert.equal((await fetch(`${service.baseUrl}/favicon.ico`)).status, 404);
