@@ -212,6 +212,19 @@ describe('OTEL_METRICS_EXPORTER combinations', () => {
 });
 
 describe('endpoints, shutdown and an unhealthy collector', () => {
+  it('OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta sends counters as deltas', async () => {
+    const receiver = await OtlpReceiver.start({ transport: 'http' });
+    const service = await startService(otlpEnv(receiver, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta' }));
+    try {
+      const { decoded } = await receiver.waitFor(hasListenerMetrics, 10_000, { includeEarlier: true });
+      assert.equal(metricNamed(decoded, 'udp.listener.drops')!.aggregationTemporality, 'delta');
+      assert.equal(metricNamed(decoded, 'udp.host.datagrams.received')!.aggregationTemporality, 'delta');
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
+
   it('the metrics-specific endpoint is used as is, custom path included', async () => {
     const receiver = await OtlpReceiver.start({ transport: 'http' });
     const service = await startService(
