@@ -58,6 +58,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     renderMetrics: prometheus.render,
     landingPage: renderLandingPage({ version, ports: config.ports, discoveryLimit: config.discoveryLimit, procRoot: config.procRoot }),
     logger,
+    web: config.web,
   });
   server.listen({ host: config.prometheus.host, port: config.prometheus.port });
   try {
@@ -69,13 +70,16 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const metricsUrl = `http://${host}:${address.port}/metrics`;
+  const scheme = config.web?.tls === undefined ? 'http' : 'https';
+  const metricsUrl = `${scheme}://${host}:${address.port}/metrics`;
   return {
     metricsUrl,
     summary: {
       mode: config.ports.length > 0 ? 'configured' : 'discovery',
       ports: config.ports.length,
       sockets_from: netDirectory,
+      tls: config.web?.tls === undefined ? 'off' : 'on',
+      basic_auth: config.web === undefined || config.web.basicAuthUsers.size === 0 ? 'off' : 'on',
       version,
     },
     async stop() {

@@ -80,6 +80,7 @@ describe('loadConfig', () => {
       discoveryLimit: 100,
       collectionTimeoutMs: 5000,
       prometheus: { host: undefined, port: 9464 },
+      web: undefined,
       logLevel: 'info',
     });
   });
@@ -100,6 +101,7 @@ describe('loadConfig', () => {
       discoveryLimit: 7,
       collectionTimeoutMs: 250,
       prometheus: { host: '127.0.0.1', port: 0 },
+      web: undefined,
       logLevel: 'debug',
     });
   });

@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import { parsePortList, type WatchedPort } from './ports.js';
+import { loadWebConfig, type WebConfig } from './web-config.js';
 
 export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug';
 
@@ -25,6 +26,8 @@ export interface Config {
   /** A collection answers with what it has after this long, whatever procfs does. */
   readonly collectionTimeoutMs: number;
   readonly prometheus: PrometheusEndpointConfig;
+  /** TLS, basic auth and headers of the HTTP endpoint; undefined: plain HTTP, no authentication. */
+  readonly web: WebConfig | undefined;
   readonly logLevel: LogLevel;
 }
 
@@ -37,7 +40,12 @@ export const DEFAULTS = {
 } as const;
 
 /** The variables of this service's own namespace; any other UDP_LISTENER_* is a typo. */
-const OWN_VARIABLES = ['UDP_LISTENER_PORTS', 'UDP_LISTENER_DISCOVERY_LIMIT', 'UDP_LISTENER_COLLECTION_TIMEOUT'] as const;
+const OWN_VARIABLES = [
+  'UDP_LISTENER_PORTS',
+  'UDP_LISTENER_DISCOVERY_LIMIT',
+  'UDP_LISTENER_COLLECTION_TIMEOUT',
+  'UDP_LISTENER_WEB_CONFIG_FILE',
+] as const;
 
 /** Every variable the service reads; the README's configuration table lists exactly these. */
 export const CONFIG_VARIABLES: readonly string[] = [
@@ -69,8 +77,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       host: read('OTEL_EXPORTER_PROMETHEUS_HOST'),
       port: parseInteger('OTEL_EXPORTER_PROMETHEUS_PORT', read('OTEL_EXPORTER_PROMETHEUS_PORT'), DEFAULTS.prometheusPort, 0, 65535),
     },
+    web: webConfig(read('UDP_LISTENER_WEB_CONFIG_FILE')),
     logLevel: parseLogLevel(read('OTEL_LOG_LEVEL')),
   };
+}
+
+function webConfig(file: string | undefined): WebConfig | undefined {
+  return file === undefined ? undefined : loadWebConfig('UDP_LISTENER_WEB_CONFIG_FILE', file);
 }
 
 function rejectUnknownOwnVariables(env: NodeJS.ProcessEnv): void {

@@ -1,26 +1,62 @@
 /**
  * The HTTP server: `/` a landing page, `/metrics` the Prometheus exposition, everything else
- * 404. Only GET and HEAD are served, and error responses say nothing about internals.
+ * 404. Only GET and HEAD are served, and error responses say nothing about internals. With a
+ * web configuration file it serves HTTPS, asks for basic auth and adds the configured headers,
+ * as exporter-toolkit's servers do.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import type { WebConfig } from '../config/web-config.js';
 import type { Logger } from '../log.js';
 import { EXPOSITION_CONTENT_TYPE } from '../telemetry/prometheus.js';
+import { BasicAuth } from './basic-auth.js';
+import { createTlsServer } from './tls.js';
 
 export interface HttpServerOptions {
   readonly renderMetrics: () => Promise<string>;
   readonly landingPage: string;
   readonly logger: Logger;
+  /** TLS, basic auth and extra headers; undefined: plain HTTP for everyone. */
+  readonly web?: WebConfig | undefined;
 }
 
-/** A client that has not sent its whole request header by then is cut off. */
+/**
+ * A client that has not sent its whole request header within HEADERS_TIMEOUT_MS, or its whole
+ * request within REQUEST_TIMEOUT_MS, is cut off. Node checks these every
+ * CONNECTIONS_CHECKING_INTERVAL_MS (30 s by default, which would let a half-sent header hold
+ * its connection for 40 s).
+ */
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
+
+export const AUTH_REALM = 'udp-listener-exporter';
 
 export function createHttpServer(options: HttpServerOptions): Server {
-  return createServer(
-    { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
-    (request, response) => handle(options, request, response),
-  );
+  const httpOptions: ServerOptions = {
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+  };
+  const auth = options.web !== undefined && options.web.basicAuthUsers.size > 0 ? new BasicAuth(options.web.basicAuthUsers) : undefined;
+  const headers = options.web?.headers ?? {};
+  const listener = (request: IncomingMessage, response: ServerResponse): void => {
+    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+    if (auth === undefined) {
+      handle(options, request, response);
+      return;
+    }
+    auth.check(request.headers.authorization).then((result) => {
+      if (result === 'allowed') handle(options, request, response);
+      else if (result === 'busy') respond(request, response, 429, 'text/plain; charset=utf-8', 'Too Many Requests\n', { 'retry-after': '1' });
+      else {
+        respond(request, response, 401, 'text/plain; charset=utf-8', 'Unauthorized\n', {
+          'www-authenticate': `Basic realm="${AUTH_REALM}", charset="UTF-8"`,
+        });
+      }
+    }, () => respond(request, response, 500, 'text/plain; charset=utf-8', 'Internal Server Error\n'));
+  };
+  const tls = options.web?.tls;
+  return tls === undefined ? createServer(httpOptions, listener) : createTlsServer(tls, httpOptions, listener);
 }
 
 function handle(options: HttpServerOptions, request: IncomingMessage, response: ServerResponse): void {
