@@ -25,6 +25,8 @@ export interface RunningService {
   /** What it watches, for the start-up log line. */
   readonly summary: Readonly<Record<string, string | number>>;
   stop(): Promise<void>;
+  /** procfs files whose read is still blocked in the kernel (see main's exit). */
+  stuckReads(): readonly string[];
 }
 
 /** In-flight scrapes get this long to finish when the service stops. */
@@ -82,6 +84,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       basic_auth: config.web === undefined || config.web.basicAuthUsers.size === 0 ? 'off' : 'on',
       version,
     },
+    stuckReads: () => procfs.stuckFiles(),
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
