@@ -50,6 +50,12 @@ export interface FailureCount {
   count: number;
 }
 
+/**
+ * How many times a collection reads the socket tables again when a listener the previous
+ * collection saw is missing (see confirmVanished).
+ */
+const CONFIRMATION_READS = 2;
+
 export interface SnapshotSourceOptions {
   readonly procfs: ProcFs;
   readonly config: Pick<Config, 'ports' | 'discoveryLimit' | 'collectionTimeoutMs'>;
@@ -72,9 +78,15 @@ export class SnapshotSource {
   private readonly failingFiles = new Set<string>();
   /** Configured mode: 1 at each watched port. Undefined in discovery mode. */
   private readonly watched: Uint8Array | undefined;
+  /**
+   * Ports that had a listener in the last collection that read both tables; before the first,
+   * the configured ports, so that the very first collection confirms a missing one too.
+   */
+  private lastPorts: ReadonlySet<number>;
 
   constructor(options: SnapshotSourceOptions) {
     this.options = options;
+    this.lastPorts = new Set(options.config.ports.map(({ port }) => port));
     if (options.config.ports.length > 0) {
       this.watched = new Uint8Array(65536);
       for (const { port } of options.config.ports) this.watched[port] = 1;
@@ -156,7 +168,8 @@ export class SnapshotSource {
     let listeners: Map<number, PortListeners> | undefined;
     let omittedPorts = 0;
     if (tablesComplete) {
-      listeners = aggregateByPort(tables);
+      listeners = await this.confirmVanished(tables, { udp4File, udp6File, include, deadline });
+      this.lastPorts = new Set(listeners.keys());
       if (watched === undefined && listeners.size > this.options.config.discoveryLimit) {
         const kept = [...listeners.keys()].sort((a, b) => a - b).slice(0, this.options.config.discoveryLimit);
         omittedPorts = listeners.size - kept.length;
@@ -171,6 +184,46 @@ export class SnapshotSource {
       filesRead,
       durationSeconds: (performance.now() - started) / 1000,
     };
+  }
+
+  /**
+   * The kernel writes a socket table one page per read(2) and finds its place again by counting
+   * entries from the start, so sockets that close elsewhere while the table is being read shift
+   * it: a listener can be skipped, just as others get printed twice. Under socket churn (DNS
+   * clients, say) that reported live listeners as down (found by the load test with churn). So
+   * when a port the last collection saw has no listener now, the tables are read again, up to
+   * CONFIRMATION_READS times within the deadline, and a socket any read saw counts (once, by
+   * inode). A listener that really closed costs these extra reads once, on the first
+   * collection that misses it.
+   */
+  private async confirmVanished(
+    tables: UdpSocket[][],
+    read: { udp4File: string; udp6File: string; include: (port: number, state: number) => boolean; deadline: number },
+  ): Promise<Map<number, PortListeners>> {
+    const seen = [...tables];
+    let listeners = aggregateByPort(seen);
+    for (let attempt = 0; attempt < CONFIRMATION_READS; attempt++) {
+      const vanished = [...this.lastPorts].filter((port) => !listeners.has(port));
+      const remainingMs = read.deadline - performance.now();
+      if (vanished.length === 0 || remainingMs < 1) break;
+      this.options.logger.debug('listeners missing since the last collection; reading the socket tables again to confirm', {
+        ports: vanished.slice(0, 10).join(','),
+        attempt: attempt + 1,
+      });
+      const again = await Promise.allSettled(
+        ([
+          [read.udp4File, 'ipv4'],
+          [read.udp6File, 'ipv6'],
+        ] as const).map(async ([file, family]) => {
+          const bytes = await this.options.procfs.read(file, { deadlineMs: remainingMs });
+          return parseNetUdp(bytes, { file, family, byteOrder: this.byteOrder, include: read.include });
+        }),
+      );
+      // A confirmation that fails proves nothing either way: keep what the first read found.
+      for (const settled of again) if (settled.status === 'fulfilled') seen.push(settled.value);
+      listeners = aggregateByPort(seen);
+    }
+    return listeners;
   }
 
   private logTransitions(failures: readonly CollectionFailure[], filesRead: ReadonlyMap<string, boolean>): void {
