@@ -1,7 +1,9 @@
 /**
- * Thousands of real UDP listeners for load tests, bound by this process on ports below the
- * kernel's ephemeral range (so discovery mode reports them), three IPv4 sockets for every IPv6
- * one. Ports already taken are skipped.
+ * Thousands of real UDP listeners for load tests, bound by this process, three IPv4 sockets for
+ * every IPv6 one; ports already taken are skipped. By default they sit in the kernel's default
+ * ephemeral range, which discovery mode leaves out, so that a load test watching them in
+ * configured mode does not push the listeners of discovery tests running beside it out of the
+ * discovery limit.
  */
 import { createSocket, type Socket } from 'node:dgram';
 
@@ -10,7 +12,7 @@ export interface SocketCrowd {
   close(): Promise<void>;
 }
 
-export async function openManySockets(count: number, firstPort = 20000, lastPort = 32000): Promise<SocketCrowd> {
+export async function openManySockets(count: number, firstPort = 40000, lastPort = 60999): Promise<SocketCrowd> {
   const sockets: Socket[] = [];
   const ports: number[] = [];
   for (let port = firstPort; port <= lastPort && ports.length < count; port++) {
