@@ -3,7 +3,7 @@
  * that each class of mistake stops start-up naming the file and the key (never a secret).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +13,7 @@ import { loadWebConfig } from '../src/config/web-config.js';
 import { parseBasic, BasicAuth } from '../src/http/basic-auth.js';
 import { subjectAltNames } from '../src/http/tls.js';
 import { makeTestPki, type TestPki } from './support/certificates.js';
+import { REPO_ROOT } from './support/paths.js';
 import { findTool } from './support/tools.js';
 
 const VARIABLE = 'UDP_LISTENER_WEB_CONFIG_FILE';
@@ -140,6 +141,18 @@ describe('web configuration file', () => {
       );
     });
   }
+
+  it("the README's example is a valid file", (t) => {
+    if (pki === undefined) return t.skip('openssl not installed');
+    const readme = readFileSync(`${REPO_ROOT}README.md`, 'utf8');
+    const example = /\n## Security\n[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)![1]!;
+    writeFileSync(path.join(directory, 'tls.crt'), pki.server.cert);
+    writeFileSync(path.join(directory, 'tls.key'), pki.server.key);
+    const config = loadWebConfig(VARIABLE, write('readme.yml', example.replaceAll('/etc/udp-listener-exporter/', `${directory}/`)));
+    assert.equal(config.tls?.clientAuth, 'NoClientCert');
+    assert.deepEqual([...config.basicAuthUsers.keys()], ['prometheus']);
+    assert.deepEqual(config.headers, { 'X-Content-Type-Options': 'nosniff' });
+  });
 
   it('refuses a file that cannot be read', () => {
     assert.throws(() => loadWebConfig(VARIABLE, '/nonexistent/web.yml'), /UDP_LISTENER_WEB_CONFIG_FILE: "\/nonexistent\/web.yml": cannot be read: ENOENT/);
