@@ -195,6 +195,29 @@ describe('basic auth checks', () => {
     assert.equal(compares.length, 4, 'failures are not cached');
   });
 
+  it('runs bcrypt one check at a time, and turns away uncached checks beyond 16 waiting', async () => {
+    let running = 0;
+    let most = 0;
+    const releases: (() => void)[] = [];
+    const compare = async (): Promise<boolean> => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise<void>((resolve) => releases.push(resolve));
+      running--;
+      return false;
+    };
+    const auth = new BasicAuth(new Map([['u', bcrypt.hashSync('pw', 4)]]), { compare });
+    const header = `Basic ${Buffer.from('u:guess').toString('base64')}`;
+    const waiting = Array.from({ length: 16 }, () => auth.check(header));
+    assert.equal(await auth.check(header), 'busy');
+    while (releases.length > 0 || running > 0) {
+      releases.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.deepEqual(new Set(await Promise.all(waiting)), new Set(['denied']));
+    assert.equal(most, 1, 'bcrypt comparisons ran concurrently');
+  });
+
   it('splits user and password at the first colon, as Go does', () => {
     assert.deepEqual(parseBasic(`Basic ${Buffer.from('a:b:c').toString('base64')}`), { user: 'a', password: 'b:c' });
     assert.equal(parseBasic(`Basic ${Buffer.from('nocolon').toString('base64')}`), undefined);
