@@ -33,7 +33,11 @@ export async function startService(env: Record<string, string>, startupTimeoutMs
   });
   child.stdout!.resume();
   const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start within ${startupTimeoutMs} ms:\n${stderr}`)), startupTimeoutMs);
+    const timer = setTimeout(() => {
+      // Do not leave a process behind that nobody will stop.
+      child.kill('SIGKILL');
+      reject(new Error(`service did not start within ${startupTimeoutMs} ms:\n${stderr}`));
+    }, startupTimeoutMs);
     const check = (): void => {
       const match = /msg="serving metrics" url=(\S+)\/metrics/.exec(stderr);
       if (match !== null) {
