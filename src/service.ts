@@ -25,6 +25,8 @@ export interface RunningService {
   readonly summary: Readonly<Record<string, string | number>>;
   /** Stops serving, flushes a last push export within the budget, and resolves whether that finished. */
   stop(budgetMs: number): Promise<boolean>;
+  /** procfs files whose read is still blocked in the kernel (see main's exit). */
+  stuckReads(): readonly string[];
 }
 
 /** In-flight scrapes get this long to finish when the service stops. */
@@ -52,6 +54,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       renderMetrics: pipeline.prometheus.render,
       landingPage: renderLandingPage({ version, ports: config.ports, discoveryLimit: config.discoveryLimit, procRoot: config.procRoot }),
       logger,
+      web: config.web,
     });
     try {
       metricsUrl = await listen(server, config);
@@ -74,8 +77,11 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       ...(otlp === undefined ? {} : { otlp_endpoint: otlp.endpoint, otlp_protocol: otlp.protocol }),
       sockets_from: config.netns === 'all' ? 'all network namespaces' : hostNetDirectory,
       owners: config.owners ? 'on' : 'off',
+      tls: config.web?.tls === undefined ? 'off' : 'on',
+      basic_auth: config.web === undefined || config.web.basicAuthUsers.size === 0 ? 'off' : 'on',
       version,
     },
+    stuckReads: () => procfs.stuckFiles(),
     async stop(budgetMs) {
       const started = Date.now();
       if (server !== undefined) {
@@ -101,7 +107,8 @@ async function listen(server: Server, config: Config): Promise<string> {
   }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}/metrics`;
+  const scheme = config.web?.tls === undefined ? 'http' : 'https';
+  return `${scheme}://${host}:${address.port}/metrics`;
 }
 
 /**

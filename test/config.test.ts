@@ -84,6 +84,7 @@ describe('loadConfig', () => {
       prometheus: { host: undefined, port: 9464 },
       export: { exporters: new Set(['prometheus']), otlp: undefined, intervalMs: 60000, timeoutMs: 30000 },
       resource: { serviceName: 'udp-listener-exporter', attributes: {} },
+      web: undefined,
       logLevel: 'info',
     });
   });
@@ -112,6 +113,7 @@ describe('loadConfig', () => {
       prometheus: { host: '127.0.0.1', port: 0 },
       export: { exporters: new Set(['prometheus']), otlp: undefined, intervalMs: 60000, timeoutMs: 30000 },
       resource: { serviceName: 'udp-exporter-eu1', attributes: { 'deployment.environment.name': 'prod', team: 'platform ops' } },
+      web: undefined,
       logLevel: 'debug',
     });
   });

@@ -58,7 +58,7 @@ describe('a listener in another network namespace', () => {
   it('is not the host\'s: by default its port reads 0 and discovery does not list it', async (t) => {
     if (!skipUnlessAvailable(t)) return;
     const configured = await startService({ UDP_LISTENER_PORTS: String(socket.port) });
-    const discovery = await startService({});
+    const discovery = await startService({ UDP_LISTENER_DISCOVERY_LIMIT: '65535' });
     try {
       assert.equal(valueOf(await scrape(configured.baseUrl), 'udp_listener_up', { network_local_port: String(socket.port) }), 0);
       const ports = samplesOf(await scrape(discovery.baseUrl), 'udp_listener_up').map((s) => s.labels.network_local_port);
@@ -88,7 +88,7 @@ describe('a listener in another network namespace', () => {
 
   it('UDP_LISTENER_NETNS=all in discovery mode lists it with its namespace', async (t) => {
     if (!skipUnlessAvailable(t)) return;
-    const service = await startService({ UDP_LISTENER_NETNS: 'all' });
+    const service = await startService({ UDP_LISTENER_NETNS: 'all', UDP_LISTENER_DISCOVERY_LIMIT: '65535' });
     try {
       const page = await scrape(service.baseUrl);
       assert.equal(valueOf(page, 'udp_listener_up', { network_local_port: String(socket.port), linux_netns_inode: String(namespaceInode) }), 1);

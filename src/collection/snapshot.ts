@@ -87,6 +87,11 @@ export interface SnapshotSourceOptions {
 export const OWNER_RESCAN_INTERVAL_MS = 10 * 60_000;
 /** A namespace whose process exits while it is read is read through the next one, this many times. */
 const NAMESPACE_READ_ATTEMPTS = 3;
+/**
+ * How many times a collection reads a namespace's socket tables again when a listener the
+ * previous collection saw there is missing (see confirmVanished).
+ */
+const CONFIRMATION_READS = 2;
 
 /** A namespace's snapshot while the collection is still trimming it to the discovery limit. */
 interface NamespaceReading {
@@ -117,8 +122,15 @@ export class SnapshotSource {
   private readonly watched: Uint8Array | undefined;
   private readonly namespaceFinder: NamespaceFinder | undefined;
   private readonly ownerResolver: OwnerResolver | undefined;
+  private readonly configuredPorts: ReadonlySet<number>;
   /** Files whose last read failed, for logging once per failure burst rather than per scrape. */
   private readonly failingFiles = new Set<string>();
+  /**
+   * Per namespace ('' for the host when watching it alone, else the inode), the ports that had
+   * a listener in the last collection that read its tables; before the first, the configured
+   * ports, so that the very first collection confirms a missing one too.
+   */
+  private readonly lastPorts = new Map<string, ReadonlySet<number>>();
 
   constructor(options: SnapshotSourceOptions) {
     this.options = options;
@@ -127,6 +139,7 @@ export class SnapshotSource {
       for (const { port } of options.config.ports) this.watched[port] = 1;
     }
     this.namespaceFinder = options.config.netns === 'all' ? new NamespaceFinder(options.procfs) : undefined;
+    this.configuredPorts = new Set(options.config.ports.map(({ port }) => port));
     this.ownerResolver = options.config.owners ? new OwnerResolver(options.procfs, { rescanIntervalMs: OWNER_RESCAN_INTERVAL_MS }) : undefined;
     this.take = singleFlight(() => this.read());
   }
@@ -220,7 +233,11 @@ export class SnapshotSource {
         if (parsed === undefined) tablesComplete = false;
         else tables.push(parsed);
       }
-      if (tablesComplete) listeners = aggregateByPort(tables);
+      if (tablesComplete) {
+        const key = target.namespace === undefined ? '' : String(target.namespace.inode);
+        listeners = await this.confirmVanished(key, tables, { directory, include, deadline: collection.deadline });
+        this.lastPorts.set(key, new Set(listeners.keys()));
+      }
 
       const snmpBytes = collection.settle(`${label}/snmp`, snmp!, false);
       const snmp6Bytes = collection.settle(`${label}/snmp6`, snmp6!, true);
@@ -239,6 +256,52 @@ export class SnapshotSource {
       return { namespace: target.namespace, listeners, counters: { ipv4, ipv6 } };
     }
     return undefined;
+  }
+
+  /**
+   * The kernel writes a socket table one page (about 31 lines) per read(2) and finds its place
+   * again by counting entries from the start, so sockets that close elsewhere while the table is
+   * read shift it: a listener can be skipped, just as others get printed twice. Under socket
+   * churn (DNS clients, say) that reported live listeners as down. So when a port the last
+   * collection saw in this namespace has no listener now, its tables are read again, up to
+   * CONFIRMATION_READS times within the deadline, and a socket any read saw counts (once, by
+   * inode). A listener that really closed costs these extra reads once, on the first collection
+   * that misses it. This lowers the odds of a false 0; only a netlink sock_diag dump would make
+   * the read atomic, and Node has no netlink sockets.
+   */
+  private async confirmVanished(
+    key: string,
+    tables: UdpSocket[][],
+    read: { directory: string; include: Include; deadline: number },
+  ): Promise<Map<number, PortListeners>> {
+    const seen = [...tables];
+    let listeners = aggregateByPort(seen);
+    const last = this.lastPorts.get(key) ?? (key === '' || this.watched !== undefined ? this.configuredPorts : new Set<number>());
+    for (let attempt = 0; attempt < CONFIRMATION_READS; attempt++) {
+      const vanished = [...last].filter((port) => !listeners.has(port));
+      const remainingMs = read.deadline - performance.now();
+      if (vanished.length === 0 || remainingMs < 1) break;
+      this.options.logger.debug('listeners missing since the last collection; reading the socket tables again to confirm', {
+        ports: vanished.slice(0, 10).join(','),
+        attempt: attempt + 1,
+      });
+      const again = await Promise.allSettled(
+        (
+          [
+            ['udp', 'ipv4'],
+            ['udp6', 'ipv6'],
+          ] as const
+        ).map(async ([name, family]) => {
+          const file = `${read.directory}/${name}`;
+          const bytes = await this.options.procfs.read(file, { deadlineMs: remainingMs });
+          return parseNetUdp(bytes, { file, family, byteOrder: this.byteOrder, include: read.include });
+        }),
+      );
+      // A confirmation that fails proves nothing either way: keep what the first read found.
+      for (const settled of again) if (settled.status === 'fulfilled') seen.push(settled.value);
+      listeners = aggregateByPort(seen);
+    }
+    return listeners;
   }
 
   private async resolveOwners(namespaces: readonly NamespaceSnapshot[], deadline: number): Promise<OwnerLookup | undefined> {

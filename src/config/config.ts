@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import { OTEL_VARIABLES, readExportConfig, readResourceConfig, type ExportConfig, type ResourceConfig } from './otel.js';
 import { parsePortList, type WatchedPort } from './ports.js';
+import { loadWebConfig, type WebConfig } from './web-config.js';
 
 export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug';
 
@@ -35,6 +36,8 @@ export interface Config {
   readonly prometheus: PrometheusEndpointConfig;
   readonly export: ExportConfig;
   readonly resource: ResourceConfig;
+  /** TLS, basic auth and headers of the HTTP endpoint; undefined: plain HTTP, no authentication. */
+  readonly web: WebConfig | undefined;
   readonly logLevel: LogLevel;
 }
 
@@ -53,6 +56,7 @@ const OWN_VARIABLES = [
   'UDP_LISTENER_COLLECTION_TIMEOUT',
   'UDP_LISTENER_OWNERS',
   'UDP_LISTENER_NETNS',
+  'UDP_LISTENER_WEB_CONFIG_FILE',
 ] as const;
 
 /** Every variable the service reads; the README's configuration table lists exactly these. */
@@ -90,8 +94,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     },
     export: readExportConfig(read),
     resource: readResourceConfig(read),
+    web: webConfig(read('UDP_LISTENER_WEB_CONFIG_FILE')),
     logLevel: parseLogLevel(read('OTEL_LOG_LEVEL')),
   };
+}
+
+function webConfig(file: string | undefined): WebConfig | undefined {
+  return file === undefined ? undefined : loadWebConfig('UDP_LISTENER_WEB_CONFIG_FILE', file);
 }
 
 function rejectUnknownOwnVariables(env: NodeJS.ProcessEnv): void {

@@ -98,12 +98,13 @@ export function readExportConfig(read: Reader): ExportConfig {
  */
 function readExporters(read: Reader): Set<MetricsExporterName> {
   const raw = read('OTEL_METRICS_EXPORTER') ?? 'prometheus';
-  const names = raw.split(',').map((name) => name.trim().toLowerCase());
-  for (const name of names) {
+  const written = raw.split(',').map((name) => name.trim());
+  const names = written.map((name) => name.toLowerCase());
+  names.forEach((name, index) => {
     if (!(EXPORTER_NAMES as readonly string[]).includes(name)) {
-      throw new ConfigError('OTEL_METRICS_EXPORTER', name, `unknown exporter; expected a comma list of ${EXPORTER_NAMES.join(', ')}`);
+      throw new ConfigError('OTEL_METRICS_EXPORTER', written[index]!, `unknown exporter; expected a comma list of ${EXPORTER_NAMES.join(', ')}`);
     }
-  }
+  });
   if (names.includes('none')) {
     if (names.some((name) => name !== 'none')) {
       throw new ConfigError('OTEL_METRICS_EXPORTER', raw, '"none" cannot be combined with other exporters');

@@ -29,6 +29,11 @@ export class ProcFs {
     this.root = path.resolve(root);
   }
 
+  /** Files whose read passed its deadline and is still blocked in the kernel. */
+  stuckFiles(): string[] {
+    return [...this.stuckReads];
+  }
+
   /** Absolute path of a file below the root, e.g. `path('1', 'net', 'udp')`. */
   path(...segments: string[]): string {
     return path.join(this.root, ...segments);

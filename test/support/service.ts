@@ -43,7 +43,11 @@ export async function startService(env: Record<string, string>, options: StartOp
   });
   child.stdout!.resume();
   const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start within ${startupTimeoutMs} ms:\n${stderr}`)), startupTimeoutMs);
+    const timer = setTimeout(() => {
+      // Do not leave a process behind that nobody will stop.
+      child.kill('SIGKILL');
+      reject(new Error(`service did not start within ${startupTimeoutMs} ms:\n${stderr}`));
+    }, startupTimeoutMs);
     const check = (): void => {
       const match = /msg="?(serving metrics|started)"? (?:url=(\S+)\/metrics)?/.exec(stderr);
       if (match !== null) {
@@ -62,7 +66,7 @@ export async function startService(env: Record<string, string>, options: StartOp
     baseUrl,
     stderr: () => stderr,
     async stop() {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
       const [code] = (await exited) as [number | null];
