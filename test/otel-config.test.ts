@@ -76,6 +76,12 @@ describe('OTLP settings', () => {
     assert.deepEqual(config.headers, { authorization: 'Bearer abc', 'x-tenant': 'b' });
   });
 
+  it('one request never outlives its export: the OTLP timeout is capped at the export timeout', () => {
+    assert.equal(otlp({ OTEL_METRIC_EXPORT_INTERVAL: '2000' }).timeoutMs, 2000);
+    assert.equal(otlp({ OTEL_METRIC_EXPORT_TIMEOUT: '5000', OTEL_EXPORTER_OTLP_TIMEOUT: '8000' }).timeoutMs, 5000);
+    assert.equal(otlp({ OTEL_EXPORTER_OTLP_TIMEOUT: '8000' }).timeoutMs, 8000);
+  });
+
   it('interval and timeout: the SDK defaults, a default timeout is clamped to a shorter interval', () => {
     assert.deepEqual(pick(loadConfig({ OTEL_METRIC_EXPORT_INTERVAL: '5000' })), [5000, 5000]);
     assert.deepEqual(pick(loadConfig({ OTEL_METRIC_EXPORT_INTERVAL: '15000', OTEL_METRIC_EXPORT_TIMEOUT: '3000' })), [15000, 3000]);

@@ -89,7 +89,12 @@ export function readExportConfig(read: Reader): ExportConfig {
     }
     timeoutMs = intervalMs;
   }
-  return { exporters, otlp: exporters.has('otlp') ? readOtlpConfig(read) : undefined, intervalMs, timeoutMs };
+  let otlp = exporters.has('otlp') ? readOtlpConfig(read) : undefined;
+  // A request that outlives its export is abandoned by the reader but stays open, and the next
+  // interval opens another: against a collector that never answers they would pile up. So one
+  // request never waits longer than one export may take.
+  if (otlp !== undefined && otlp.timeoutMs > timeoutMs) otlp = { ...otlp, timeoutMs };
+  return { exporters, otlp, intervalMs, timeoutMs };
 }
 
 /**

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSecureContext, type SecureVersion } from 'node:tls';
-import { LineCounter, parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 import { ConfigError } from './errors.js';
 
 /** The toolkit's client_auth_type values, named after Go's tls.ClientAuthType. */
@@ -176,6 +176,9 @@ function readWebConfig(file: string): WebConfig {
  * Parse errors give a line and column but never quote the text, which may hold secrets.
  */
 function parseYaml(text: string): Yaml | undefined {
+  // Required here rather than imported: only a service given a web configuration file pays for
+  // the YAML parser's memory.
+  const { LineCounter, parseDocument } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { schema: 'failsafe', prettyErrors: false, uniqueKeys: true, lineCounter });
   const [error] = document.errors;

@@ -10,7 +10,7 @@
  * without bound in front of Prometheus's own scrape.
  */
 import { createHmac, randomBytes, timingSafeEqual, createHash } from 'node:crypto';
-import bcrypt from 'bcryptjs';
+import { createRequire } from 'node:module';
 
 export type AuthResult = 'allowed' | 'denied' | 'busy';
 
@@ -41,6 +41,8 @@ export class BasicAuth {
 
   constructor(users: ReadonlyMap<string, string>, options: BasicAuthOptions = {}) {
     this.users = [...users].map(([name, hash]) => ({ nameDigest: digest(name), hash }));
+    // Required here rather than imported: only a service with basic auth users pays for bcrypt.
+    const bcrypt = createRequire(import.meta.url)('bcryptjs') as typeof import('bcryptjs');
     const cost = Math.max(4, ...[...users.values()].map((hash) => bcrypt.getRounds(hash)));
     this.decoyHash = bcrypt.hashSync(randomBytes(16).toString('hex'), cost);
     this.now = options.now ?? Date.now;

@@ -9,7 +9,7 @@ import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, ty
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { METER_NAME } from './names.js';
-import { createOtlpExporter, ReportingExporter, type ExportCounts } from './otlp.js';
+import type { ExportCounts, ReportingExporter } from './otlp.js';
 import { PrometheusEndpoint } from './prometheus.js';
 
 export interface TelemetryPipeline {
@@ -35,6 +35,9 @@ export async function createTelemetryPipeline(config: Config, logger: Logger, ve
 
   let otlpExporter: ReportingExporter | undefined;
   if (otlp !== undefined) {
+    // Loaded only when asked for: the OTLP exporters and gRPC cost about 10 MB of memory that a
+    // scrape-only exporter, the default, has no use for.
+    const { createOtlpExporter, ReportingExporter } = await import('./otlp.js');
     otlpExporter = new ReportingExporter(createOtlpExporter(otlp), logger, otlp.endpoint);
     readers.push(new PeriodicExportingMetricReader({ exporter: otlpExporter, exportIntervalMillis: intervalMs, exportTimeoutMillis: timeoutMs }));
   }
