@@ -32,6 +32,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --rss-scrapes N         scrapes served before RSS is read (default 1000)
   --parser-reps N         parser micro-benchmark rounds (default: as --reps)
   --node-exporter auto|none|PATH  reference line from node_exporter (default auto: if installed)
+  --service-node-options OPTS  NODE_OPTIONS for the service processes, e.g. --max-semi-space-size=2
   --out FILE              JSON results (default .bench/results.json)
 
 Durations: 500ms, 10s, 1m.`;
@@ -48,6 +49,7 @@ interface Options {
   readonly rssScrapes: number;
   readonly parserReps: number | undefined;
   readonly nodeExporter: string;
+  readonly serviceNodeOptions: string;
   readonly out: string;
 }
 
@@ -68,6 +70,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'rss-scrapes': { type: 'string', default: '1000' },
       'parser-reps': { type: 'string' },
       'node-exporter': { type: 'string', default: 'auto' },
+      'service-node-options': { type: 'string', default: '' },
       out: { type: 'string', default: path.join(REPO_ROOT, '.bench', 'results.json') },
       help: { type: 'boolean', default: false },
     },
@@ -86,6 +89,7 @@ function parseOptions(argv: string[]): Options | undefined {
     rssScrapes: count('--rss-scrapes', values['rss-scrapes'], 1),
     parserReps: values['parser-reps'] === undefined ? undefined : count('--parser-reps', values['parser-reps'], 1),
     nodeExporter: values['node-exporter'],
+    serviceNodeOptions: values['service-node-options'],
     out: path.resolve(values.out),
   };
 }
@@ -146,6 +150,7 @@ async function main(): Promise<void> {
       rssScrapes: options.rssScrapes,
       parserReps: options.parserReps ?? reps,
       nodeExporter,
+      serviceNodeOptions: options.serviceNodeOptions,
       clockTicksPerSecond: ticks,
       log,
     });

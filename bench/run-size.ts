@@ -31,6 +31,8 @@ export interface SizeOptions {
   readonly parserReps: number;
   /** node_exporter binary, or undefined to leave it out. */
   readonly nodeExporter: string | undefined;
+  /** NODE_OPTIONS of the service processes; empty for none. */
+  readonly serviceNodeOptions: string;
   readonly clockTicksPerSecond: number;
   readonly log: (line: string) => void;
 }
@@ -129,9 +131,10 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
     const ports = configuredPorts(population.listeners, options.configuredPorts);
 
     log('starting the service (configured and discovery)' + (options.nodeExporter === undefined ? '' : ' and node_exporter'));
-    const configured = await startService({ UDP_LISTENER_PORTS: ports.list });
+    const nodeOptions: Record<string, string> = options.serviceNodeOptions === '' ? {} : { NODE_OPTIONS: options.serviceNodeOptions };
+    const configured = await startService({ ...nodeOptions, UDP_LISTENER_PORTS: ports.list });
     stops.push(() => configured.stop());
-    const discovery = await startService({});
+    const discovery = await startService(nodeOptions);
     stops.push(() => discovery.stop());
     let nodeExporter: NodeExporter | undefined;
     if (options.nodeExporter !== undefined) {
