@@ -87,12 +87,17 @@ export class ProcFs {
    * scrapes arriving meanwhile still join this read, as the event loop keeps turning.
    */
   private async readOnProcfs(file: string, deadline: number): Promise<Buffer> {
+    // Scrapes that arrive together with the one that started this read are still waiting in
+    // the event loop. A small table is read within one slice, so without a turn of the loop
+    // before and after it each of them would start a read of its own once this one is done.
+    await yieldToEventLoop();
     let fd: number;
     try {
       fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (error) {
       throw toProcReadError(file, error);
     }
+    let bytes: Buffer;
     try {
       if (!fstatSync(fd).isFile()) {
         throw new ProcReadError(file, 'not_regular_file', 'not a regular file');
@@ -114,12 +119,14 @@ export class ProcFs {
         }
       }
       this.lastSizes.set(file, length);
-      return buffer.subarray(0, length);
+      bytes = buffer.subarray(0, length);
     } catch (error) {
       throw toProcReadError(file, error);
     } finally {
       closeSync(fd);
     }
+    await yieldToEventLoop();
+    return bytes;
   }
 
   private async readWhole(file: string): Promise<Buffer> {
