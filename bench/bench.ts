@@ -32,7 +32,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --rss-scrapes N         scrapes served before RSS is read (default 1000)
   --parser-reps N         parser micro-benchmark rounds (default: as --reps)
   --node-exporter auto|none|PATH  reference line from node_exporter (default auto: if installed)
-  --service-node-options OPTS  NODE_OPTIONS for the service processes, e.g. --max-semi-space-size=2
+  --service-node-args=ARGS node flags for the service processes, e.g. --service-node-args=--optimize-for-size
   --out FILE              JSON results (default .bench/results.json)
 
 Durations: 500ms, 10s, 1m.`;
@@ -49,7 +49,7 @@ interface Options {
   readonly rssScrapes: number;
   readonly parserReps: number | undefined;
   readonly nodeExporter: string;
-  readonly serviceNodeOptions: string;
+  readonly serviceNodeArgs: string[];
   readonly out: string;
 }
 
@@ -70,7 +70,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'rss-scrapes': { type: 'string', default: '1000' },
       'parser-reps': { type: 'string' },
       'node-exporter': { type: 'string', default: 'auto' },
-      'service-node-options': { type: 'string', default: '' },
+      'service-node-args': { type: 'string', default: '' },
       out: { type: 'string', default: path.join(REPO_ROOT, '.bench', 'results.json') },
       help: { type: 'boolean', default: false },
     },
@@ -89,7 +89,7 @@ function parseOptions(argv: string[]): Options | undefined {
     rssScrapes: count('--rss-scrapes', values['rss-scrapes'], 1),
     parserReps: values['parser-reps'] === undefined ? undefined : count('--parser-reps', values['parser-reps'], 1),
     nodeExporter: values['node-exporter'],
-    serviceNodeOptions: values['service-node-options'],
+    serviceNodeArgs: values['service-node-args'].split(' ').filter((arg) => arg !== ''),
     out: path.resolve(values.out),
   };
 }
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
       rssScrapes: options.rssScrapes,
       parserReps: options.parserReps ?? reps,
       nodeExporter,
-      serviceNodeOptions: options.serviceNodeOptions,
+      serviceNodeArgs: options.serviceNodeArgs,
       clockTicksPerSecond: ticks,
       log,
     });

@@ -38,3 +38,15 @@ export function memoryOf(pid: number): Memory {
   };
   return { vmRssMiB: kib('VmRSS') / 1024, vmHwmMiB: kib('VmHWM') / 1024 };
 }
+
+export interface MachineTicks {
+  readonly busy: number;
+  readonly total: number;
+}
+
+/** Busy and total clock ticks of all CPUs since boot, from the first line of /proc/stat. */
+export function machineTicks(): MachineTicks {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const busy = user! + nice! + system! + irq! + softirq! + (steal ?? 0);
+  return { busy, total: busy + idle! + iowait! };
+}

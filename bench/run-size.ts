@@ -15,7 +15,7 @@ import { startNodeExporter, type NodeExporter } from './node-exporter.js';
 import { benchParsers, type ParserFigures } from './parser-bench.js';
 import { InProcessPipeline } from './pipeline.js';
 import { Population, type Listener, type NoFileLimit, type PopulationShape } from './population.js';
-import { cpuTicks, memoryOf, type Memory } from './process-stats.js';
+import { cpuTicks, machineTicks, memoryOf, type Memory } from './process-stats.js';
 import { collectionsTotal, Scraper } from './scraper.js';
 import { Samples, summarize, type Summary } from './stats.js';
 
@@ -31,8 +31,8 @@ export interface SizeOptions {
   readonly parserReps: number;
   /** node_exporter binary, or undefined to leave it out. */
   readonly nodeExporter: string | undefined;
-  /** NODE_OPTIONS of the service processes; empty for none. */
-  readonly serviceNodeOptions: string;
+  /** Flags on node's command line for the service processes. */
+  readonly serviceNodeArgs: readonly string[];
   readonly clockTicksPerSecond: number;
   readonly log: (line: string) => void;
 }
@@ -73,6 +73,8 @@ export interface IdleFigure {
 
 export interface MemoryFigure extends Memory {
   readonly scrapes: number;
+  /** VmRSS once started, before the first scrape. */
+  readonly atStartMiB: number;
 }
 
 export interface SizeResult {
@@ -104,7 +106,16 @@ export interface SizeResult {
   readonly memory: { readonly configured: MemoryFigure; readonly discovery: MemoryFigure; readonly nodeExporter: MemoryFigure | null };
   readonly parser: { readonly reps: number; readonly figures: ParserFigures };
   readonly nodeExporterVersion: string | null;
-  readonly noise: { readonly loadAverageStart: number[]; readonly loadAverageEnd: number[]; readonly floorP90OverMedian: number };
+  readonly noise: {
+    readonly loadAverageStart: number[];
+    readonly loadAverageEnd: number[];
+    readonly floorP90OverMedian: number;
+    /** Sockets in the tables that the benchmark did not open (other users of the namespace). */
+    readonly foreignSocketsAtStart: number;
+    readonly foreignSocketsAtEnd: number;
+    /** CPU used by processes other than the benchmark's own, in % of all CPUs, over this size. */
+    readonly foreignCpuPercentOfMachine: number;
+  };
   readonly durationS: number;
 }
 
@@ -117,6 +128,8 @@ interface Target {
 export async function runSize(sockets: number, options: SizeOptions): Promise<SizeResult> {
   const started = performance.now();
   const loadAverageStart = loadavg();
+  const machineAtStart = machineTicks();
+  const benchCpuAtStart = process.cpuUsage();
   const { log } = options;
   log(`opening ${sockets.toLocaleString('en-US')} sockets`);
   const population = await Population.open(sockets);
@@ -131,10 +144,9 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
     const ports = configuredPorts(population.listeners, options.configuredPorts);
 
     log('starting the service (configured and discovery)' + (options.nodeExporter === undefined ? '' : ' and node_exporter'));
-    const nodeOptions: Record<string, string> = options.serviceNodeOptions === '' ? {} : { NODE_OPTIONS: options.serviceNodeOptions };
-    const configured = await startService({ ...nodeOptions, UDP_LISTENER_PORTS: ports.list });
+    const configured = await startService({ UDP_LISTENER_PORTS: ports.list }, undefined, options.serviceNodeArgs);
     stops.push(() => configured.stop());
-    const discovery = await startService(nodeOptions);
+    const discovery = await startService({}, undefined, options.serviceNodeArgs);
     stops.push(() => discovery.stop());
     let nodeExporter: NodeExporter | undefined;
     if (options.nodeExporter !== undefined) {
@@ -144,6 +156,7 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
     const targets: Target[] = [target('configured', configured), target('discovery', discovery)];
     if (nodeExporter !== undefined) targets.push({ name: 'nodeExporter', pid: nodeExporter.pid, scraper: new Scraper(nodeExporter.metricsUrl) });
     stops.push(async () => targets.forEach((t) => t.scraper.close()));
+    const rssAtStart = new Map(targets.map((t) => [t.name, memoryOf(t.pid).vmRssMiB]));
     const pipelines = { configured: new InProcessPipeline(ports.list), discovery: new InProcessPipeline('') };
     stops.push(() => Promise.all([pipelines.configured.shutdown(), pipelines.discovery.shutdown()]));
 
@@ -231,7 +244,15 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
           while (t.scraper.count < options.rssScrapes) await t.scraper.scrape();
         }),
     );
-    const memory = (t: Target | undefined): MemoryFigure | null => (t === undefined ? null : { scrapes: t.scraper.count, ...memoryOf(t.pid) });
+    const memory = (t: Target | undefined): MemoryFigure | null =>
+      t === undefined ? null : { scrapes: t.scraper.count, ...memoryOf(t.pid), atStartMiB: rssAtStart.get(t.name)! };
+
+    const foreignSocketsAtEnd = countLines(readFileSync(files.udp)) + countLines(readFileSync(files.udp6)) - 2 - sockets;
+    const ownTicks =
+      [...targets.map((t) => t.pid), ...population.holders.map((h) => h.pid)].reduce((sum, pid) => sum + cpuTicks(pid), 0) +
+      ((benchCpuUsed(benchCpuAtStart) / 1000) * options.clockTicksPerSecond);
+    const machine = machineTicks();
+    const foreignCpuPercentOfMachine = Math.max(0, ((machine.busy - machineAtStart.busy - ownTicks) / (machine.total - machineAtStart.total)) * 100);
 
     log('parser micro-benchmark');
     const ephemeral = parseIpLocalPortRange(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1'), 'ip_local_port_range');
@@ -276,7 +297,14 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
       },
       parser,
       nodeExporterVersion: nodeExporter?.version ?? null,
-      noise: { loadAverageStart, loadAverageEnd: loadavg(), floorP90OverMedian: floorWall.p90 / floorWall.median },
+      noise: {
+        loadAverageStart,
+        loadAverageEnd: loadavg(),
+        floorP90OverMedian: floorWall.p90 / floorWall.median,
+        foreignSocketsAtStart: lines.udp + lines.udp6 - sockets,
+        foreignSocketsAtEnd,
+        foreignCpuPercentOfMachine,
+      },
       durationS: (performance.now() - started) / 1000,
     };
   } finally {
@@ -299,6 +327,12 @@ function socketTables(): TableFiles {
     }
   }
   throw new Error('cannot read /proc/1/net/udp or /proc/self/net/udp');
+}
+
+/** Milliseconds of CPU this process has used since `since`. */
+function benchCpuUsed(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
 }
 
 function countLines(bytes: Buffer): number {

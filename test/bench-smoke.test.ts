@@ -43,6 +43,7 @@ const FIGURES = [
     `memory.${mode}.vmRssMiB`,
     `memory.${mode}.vmHwmMiB`,
     `memory.${mode}.scrapes`,
+    `memory.${mode}.atStartMiB`,
   ]),
   'idle.floorImpliedPercentOfCore',
   ...['scanner', 'split', 'regex'].flatMap((parser) => ['all', 'configured', 'discovery'].map((mode) => `parser.figures.${parser}.${mode}.median`)),

@@ -22,8 +22,9 @@ function baseEnvironment(): NodeJS.ProcessEnv {
   return env;
 }
 
-export async function startService(env: Record<string, string>, startupTimeoutMs = 15_000): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--enable-source-maps', MAIN_JS], {
+/** `nodeArgs` go on node's command line before the script, e.g. V8 flags the benchmark compares. */
+export async function startService(env: Record<string, string>, startupTimeoutMs = 15_000, nodeArgs: readonly string[] = []): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ['--enable-source-maps', ...nodeArgs, MAIN_JS], {
     env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
