@@ -30,8 +30,8 @@ export class ProcFs {
   /** Reads that passed their deadline and have not settled yet, by absolute path. */
   private readonly stuckReads = new Set<string>();
   private readonly lastSizes = new Map<string, number>();
-  /** Files known to live on procfs, which are read with synchronous calls (see readOnProcfs). */
-  private readonly onProcfs = new Set<string>();
+  /** Whether each file lives on procfs (then read with synchronous calls, see readOnProcfs). */
+  private readonly onProcfs = new Map<string, boolean>();
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -53,8 +53,7 @@ export class ProcFs {
     if (this.stuckReads.has(file)) {
       throw new ProcReadError(file, 'still_stuck', 'an earlier read has not returned yet; not starting another');
     }
-    if (this.onProcfs.has(file) || (await isOnProcfs(file))) {
-      this.onProcfs.add(file);
+    if (this.onProcfs.get(file) ?? (await this.checkOnProcfs(file))) {
       return this.readOnProcfs(file, performance.now() + options.deadlineMs);
     }
     const reading = this.readWhole(file);
@@ -74,6 +73,20 @@ export class ProcFs {
       return await Promise.race([reading, deadline]);
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Asks statfs(2) once per file, asynchronously (a dead network mount can hang even statfs).
+   * A failure (the file is missing) is not remembered: the ordinary path then reports it.
+   */
+  private async checkOnProcfs(file: string): Promise<boolean> {
+    try {
+      const onProcfs = (await statfs(file)).type === PROC_SUPER_MAGIC;
+      this.onProcfs.set(file, onProcfs);
+      return onProcfs;
+    } catch {
+      return false;
     }
   }
 
@@ -166,16 +179,4 @@ function grow(file: string, buffer: Buffer, length: number): Buffer {
   const grown = Buffer.allocUnsafe(Math.min(buffer.length * 2, MAX_FILE_BYTES));
   buffer.copy(grown, 0, 0, length);
   return grown;
-}
-
-/**
- * Whether the file is on procfs. Asked asynchronously (a dead network mount can hang even
- * statfs); any failure means "not known to be", and the ordinary path then reports it.
- */
-async function isOnProcfs(file: string): Promise<boolean> {
-  try {
-    return (await statfs(file)).type === PROC_SUPER_MAGIC;
-  } catch {
-    return false;
-  }
 }
