@@ -29,6 +29,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --bursts N              bursts per mode (default 5)
   --idle DURATION         idle CPU window (default 60s)
   --idle-interval DURATION  scrape interval inside it (default 15s)
+  --idle-settle DURATION  quiet time before the idle window (default 10s)
   --rss-scrapes N         scrapes served before RSS is read (default 1000)
   --parser-reps N         parser micro-benchmark rounds (default: as --reps)
   --node-exporter auto|none|PATH  reference line from node_exporter (default auto: if installed)
@@ -46,6 +47,7 @@ interface Options {
   readonly bursts: number;
   readonly idleMs: number;
   readonly idleIntervalMs: number;
+  readonly idleSettleMs: number;
   readonly rssScrapes: number;
   readonly parserReps: number | undefined;
   readonly nodeExporter: string;
@@ -67,6 +69,7 @@ function parseOptions(argv: string[]): Options | undefined {
       bursts: { type: 'string', default: '5' },
       idle: { type: 'string', default: '60s' },
       'idle-interval': { type: 'string', default: '15s' },
+      'idle-settle': { type: 'string', default: '10s' },
       'rss-scrapes': { type: 'string', default: '1000' },
       'parser-reps': { type: 'string' },
       'node-exporter': { type: 'string', default: 'auto' },
@@ -86,6 +89,7 @@ function parseOptions(argv: string[]): Options | undefined {
     bursts: count('--bursts', values.bursts, 1),
     idleMs: duration('--idle', values.idle),
     idleIntervalMs: duration('--idle-interval', values['idle-interval']),
+    idleSettleMs: duration('--idle-settle', values['idle-settle'], 0),
     rssScrapes: count('--rss-scrapes', values['rss-scrapes'], 1),
     parserReps: values['parser-reps'] === undefined ? undefined : count('--parser-reps', values['parser-reps'], 1),
     nodeExporter: values['node-exporter'],
@@ -100,11 +104,11 @@ function count(option: string, value: string, min: number): number {
   return n;
 }
 
-function duration(option: string, value: string): number {
+function duration(option: string, value: string, min = 1): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value);
   if (match === null) throw new UsageError(`${option}: expected a duration such as 500ms, 10s or 1m, got ${JSON.stringify(value)}`);
   const ms = Number(match[1]) * { ms: 1, s: 1000, m: 60_000 }[match[2] as 'ms' | 's' | 'm'];
-  if (ms <= 0) throw new UsageError(`${option}: must be more than 0`);
+  if (ms < min) throw new UsageError(`${option}: must be at least ${min} ms`);
   return ms;
 }
 
@@ -147,6 +151,7 @@ async function main(): Promise<void> {
       bursts: options.bursts,
       idleMs: options.idleMs,
       idleIntervalMs: options.idleIntervalMs,
+      idleSettleMs: options.idleSettleMs,
       rssScrapes: options.rssScrapes,
       parserReps: options.parserReps ?? reps,
       nodeExporter,

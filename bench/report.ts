@@ -142,7 +142,7 @@ export function sizeBlock(r: SizeResult, goals: readonly Goal[]): string {
     const b = r.breakdown[mode];
     out.push(
       `  breakdown, ${mode} (medians, ms): read ${ms(b.readMs)} | parse+aggregate ${ms(b.parseAndAggregateMs)} | SDK collect ${ms(b.sdkCollectMs)} | ` +
-        `sort+serialize ${ms(b.serializeMs)} | HTTP+process ${ms(b.httpAndProcessMs)} (in-process render ${ms(b.renderMs)})`,
+        `sort+serialize ${ms(b.serializeMs)} | HTTP round trip ${ms(b.httpRoundTripMs)} | unaccounted ${ms(b.unaccountedMs)}`,
     );
   }
   const parsers = r.parser.figures;
@@ -176,6 +176,10 @@ export function summaryTable(results: readonly SizeResult[]): string {
   if (results.every((r) => r.scrapes.nodeExporter !== null)) {
     line('node_exporter udp_queues (reference)', (r) => `${t(r.scrapes.nodeExporter!.wallMs)}, ${x(r.scrapes.nodeExporter!.ratioToFloor)}`);
   }
+  line('configured: read + parse + SDK + serialize + HTTP (ms)', (r) => {
+    const b = r.breakdown.configured;
+    return [b.readMs, b.parseAndAggregateMs, b.sdkCollectMs, b.serializeMs, b.httpRoundTripMs].map(ms).join(' + ');
+  });
   line('CPU per scrape, configured / floor read', (r) => `${ms(r.scrapes.configured.cpuMsPerScrape)} / ${ms(r.floor.readFileSequential.cpuMs.median)} ms`);
   line(`${results[0]?.concurrency.scrapes ?? 20} concurrent scrapes: procfs reads (worst)`, (r) =>
     String(Math.max(r.concurrency.configured.maxProcfsReads, r.concurrency.discovery.maxProcfsReads)),

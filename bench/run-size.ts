@@ -27,6 +27,8 @@ export interface SizeOptions {
   readonly bursts: number;
   readonly idleMs: number;
   readonly idleIntervalMs: number;
+  /** Quiet time before the idle window, so that start-up and warm-up work (and the GCs that follow it) are over. */
+  readonly idleSettleMs: number;
   readonly rssScrapes: number;
   readonly parserReps: number;
   /** node_exporter binary, or undefined to leave it out. */
@@ -53,8 +55,10 @@ export interface BreakdownFigure {
   readonly sdkCollectMs: number;
   readonly serializeMs: number;
   readonly renderMs: number;
-  /** The HTTP scrape of the real process minus the in-process render: HTTP, event loop, process. */
-  readonly httpAndProcessMs: number;
+  /** GET / of the same service process: HTTP and the process boundary, without a collection. */
+  readonly httpRoundTripMs: number;
+  /** The measured scrape minus the sum of the parts above (noise makes it either sign). */
+  readonly unaccountedMs: number;
 }
 
 export interface BurstFigure {
@@ -190,8 +194,13 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
         for (const [phase, value] of Object.entries(phases)) samples.add(`${mode} ${phase}`, value);
       }),
     ];
-    log(`timing: ${options.warmupRounds} warm-up rounds, then ${options.reps} rounds of ${steps.length} measurements`);
+    log(`warm-up: ${options.warmupRounds} rounds`);
     for (let round = 0; round < options.warmupRounds; round++) for (const step of steps) await step(false);
+
+    log(`idle: ${options.idleSettleMs / 1000} s to settle, then ${options.idleMs / 1000} s with a scrape every ${options.idleIntervalMs / 1000} s`);
+    const idle = await idleCpu(targets, options);
+
+    log(`timing: ${options.reps} rounds of ${steps.length} measurements`);
     const ticksBefore = targets.map((t) => cpuTicks(t.pid));
     for (let round = 0; round < options.reps; round++) {
       const offset = round % steps.length;
@@ -214,14 +223,26 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
         pageBytes: pageBytes.get(name)!,
       };
     };
-    const breakdown = (mode: 'configured' | 'discovery'): BreakdownFigure => ({
-      readMs: samples.summary(`${mode} readMs`).median,
-      parseAndAggregateMs: samples.summary(`${mode} parseAndAggregateMs`).median,
-      sdkCollectMs: samples.summary(`${mode} sdkCollectMs`).median,
-      serializeMs: samples.summary(`${mode} serializeMs`).median,
-      renderMs: samples.summary(`${mode} renderMs`).median,
-      httpAndProcessMs: samples.summary(`http ${mode}`).median - samples.summary(`${mode} renderMs`).median,
-    });
+    log('HTTP round trips: GET / of each service');
+    for (const t of targets.slice(0, 2)) {
+      const landing = new Scraper(t.scraper.url.href.replace(/metrics$/, ''));
+      for (let i = 0; i < options.warmupRounds + options.reps; i++) {
+        const { ms } = await landing.scrape();
+        if (i >= options.warmupRounds) samples.add(`landing ${t.name}`, ms);
+      }
+      landing.close();
+    }
+    const breakdown = (mode: 'configured' | 'discovery'): BreakdownFigure => {
+      const parts = {
+        readMs: samples.summary(`${mode} readMs`).median,
+        parseAndAggregateMs: samples.summary(`${mode} parseAndAggregateMs`).median,
+        sdkCollectMs: samples.summary(`${mode} sdkCollectMs`).median,
+        serializeMs: samples.summary(`${mode} serializeMs`).median,
+        httpRoundTripMs: samples.summary(`landing ${mode}`).median,
+      };
+      const sum = parts.readMs + parts.parseAndAggregateMs + parts.sdkCollectMs + parts.serializeMs + parts.httpRoundTripMs;
+      return { ...parts, renderMs: samples.summary(`${mode} renderMs`).median, unaccountedMs: samples.summary(`http ${mode}`).median - sum };
+    };
 
     log(`concurrency: ${options.bursts} bursts of ${options.concurrency} simultaneous scrapes per mode`);
     const concurrency = {
@@ -231,8 +252,6 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
       discovery: await bursts(targets[1]!.scraper, options, floorWall.median),
     };
 
-    log(`idle: ${options.idleMs / 1000} s, a scrape every ${options.idleIntervalMs / 1000} s`);
-    const idle = await idleCpu(targets, options);
     const floorCpuMsPerRead = Math.min(floorCpu.median, samples.summary('service read cpu').median);
     const floorImpliedPercentOfCore = ((floorCpuMsPerRead * idle.scrapesInWindow) / options.idleMs) * 100;
 
@@ -374,8 +393,7 @@ async function idleCpu(
   targets: readonly Target[],
   options: SizeOptions,
 ): Promise<{ windowS: number; intervalS: number; scrapesInWindow: number; clockTicksPerSecond: number; configured: IdleFigure; discovery: IdleFigure; nodeExporter: IdleFigure | null }> {
-  // Let the last burst's work (and any GC it left) settle before the window opens.
-  await sleep(1000);
+  await sleep(options.idleSettleMs);
   const begin = performance.now();
   const ticksBefore = targets.map((t) => cpuTicks(t.pid));
   let scrapes = 0;

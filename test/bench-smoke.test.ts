@@ -35,7 +35,8 @@ const FIGURES = [
     `breakdown.${mode}.parseAndAggregateMs`,
     `breakdown.${mode}.sdkCollectMs`,
     `breakdown.${mode}.serializeMs`,
-    `breakdown.${mode}.httpAndProcessMs`,
+    `breakdown.${mode}.httpRoundTripMs`,
+    `breakdown.${mode}.unaccountedMs`,
     `concurrency.${mode}.maxProcfsReads`,
     `concurrency.${mode}.wallMs.median`,
     `concurrency.${mode}.ratioToFloor`,
@@ -63,7 +64,7 @@ describe('npm run bench', () => {
         [
           BENCH_JS,
           ...['--sizes', '100', '--reps', '3', '--warmup', '1', '--bursts', '1', '--parser-reps', '2'],
-          ...['--idle', '400ms', '--idle-interval', '200ms', '--rss-scrapes', '10', '--node-exporter', 'none', '--out', out],
+          ...['--idle', '400ms', '--idle-interval', '200ms', '--idle-settle', '0s', '--rss-scrapes', '10', '--node-exporter', 'none', '--out', out],
         ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
