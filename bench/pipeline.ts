@@ -7,15 +7,14 @@
  * If src/service.ts changes how it wires these objects, this file must follow.
  */
 import { performance } from 'node:perf_hooks';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { SnapshotSource, type Snapshot } from '../src/collection/snapshot.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/log.js';
 import { ProcFs } from '../src/procfs/procfs.js';
-import { ExporterInstruments } from '../src/telemetry/instruments.js';
+import { CARDINALITY_LIMIT, ExporterInstruments } from '../src/telemetry/instruments.js';
 import { METER_NAME } from '../src/telemetry/names.js';
-import { PrometheusEndpoint } from '../src/telemetry/prometheus.js';
+import { createTelemetryPipeline, type TelemetryPipeline } from '../src/telemetry/pipeline.js';
+import type { PrometheusEndpoint } from '../src/telemetry/prometheus.js';
 
 export interface Phases {
   /** From the first procfs read starting to the last one ending. */
@@ -32,24 +31,25 @@ export interface Phases {
 
 export class InProcessPipeline {
   private readonly endpoint: PrometheusEndpoint;
-  private readonly meterProvider: MeterProvider;
+  private readonly telemetry: TelemetryPipeline;
   private readSpans: [number, number][] = [];
   private takeMs = 0;
   private collectMs = 0;
 
   /** `ports` as UDP_LISTENER_PORTS takes it; empty for discovery mode. */
-  constructor(ports: string) {
+  static async create(ports: string): Promise<InProcessPipeline> {
     const config = loadConfig({ HOST_PROC: '/proc', UDP_LISTENER_PORTS: ports, OTEL_LOG_LEVEL: 'none' });
     const logger = createLogger('none');
     const procfs = new ProcFs(config.procRoot);
-    const source = new SnapshotSource({ procfs, config, netDirectory: procfs.path('1', 'net'), logger });
-    this.endpoint = new PrometheusEndpoint(logger);
-    this.meterProvider = new MeterProvider({
-      resource: defaultResource().merge(resourceFromAttributes({ 'service.name': METER_NAME, 'service.version': 'bench' })),
-      readers: [this.endpoint.reader],
-      views: [{ meterName: METER_NAME, aggregationCardinalityLimit: ExporterInstruments.cardinalityLimit(config.ports, config.discoveryLimit) }],
-    });
-    new ExporterInstruments({ meter: this.meterProvider.getMeter(METER_NAME), source, ports: config.ports, discoveryLimit: config.discoveryLimit });
+    const source = new SnapshotSource({ procfs, config, hostNetDirectory: procfs.path('1', 'net'), logger });
+    const telemetry = await createTelemetryPipeline(config, logger, 'bench', CARDINALITY_LIMIT);
+    new ExporterInstruments({ meter: telemetry.meterProvider.getMeter(METER_NAME, 'bench'), source, ports: config.ports, otlpResults: telemetry.otlpResults });
+    return new InProcessPipeline(procfs, source, telemetry);
+  }
+
+  private constructor(procfs: ProcFs, source: SnapshotSource, telemetry: TelemetryPipeline) {
+    this.telemetry = telemetry;
+    this.endpoint = telemetry.prometheus!;
 
     // Timing hooks on the instances the pipeline calls through, not on the classes.
     const read = procfs.read.bind(procfs);
@@ -94,7 +94,7 @@ export class InProcessPipeline {
     };
   }
 
-  shutdown(): Promise<void> {
-    return this.meterProvider.shutdown();
+  async shutdown(): Promise<void> {
+    await this.telemetry.shutdown(1000);
   }
 }

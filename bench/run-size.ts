@@ -148,9 +148,9 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
     const ports = configuredPorts(population.listeners, options.configuredPorts);
 
     log('starting the service (configured and discovery)' + (options.nodeExporter === undefined ? '' : ' and node_exporter'));
-    const configured = await startService({ UDP_LISTENER_PORTS: ports.list }, undefined, options.serviceNodeArgs);
+    const configured = await startService({ UDP_LISTENER_PORTS: ports.list }, { nodeArgs: options.serviceNodeArgs });
     stops.push(() => configured.stop());
-    const discovery = await startService({}, undefined, options.serviceNodeArgs);
+    const discovery = await startService({}, { nodeArgs: options.serviceNodeArgs });
     stops.push(() => discovery.stop());
     let nodeExporter: NodeExporter | undefined;
     if (options.nodeExporter !== undefined) {
@@ -161,7 +161,7 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
     if (nodeExporter !== undefined) targets.push({ name: 'nodeExporter', pid: nodeExporter.pid, scraper: new Scraper(nodeExporter.metricsUrl) });
     stops.push(async () => targets.forEach((t) => t.scraper.close()));
     const rssAtStart = new Map(targets.map((t) => [t.name, memoryOf(t.pid).vmRssMiB]));
-    const pipelines = { configured: new InProcessPipeline(ports.list), discovery: new InProcessPipeline('') };
+    const pipelines = { configured: await InProcessPipeline.create(ports.list), discovery: await InProcessPipeline.create('') };
     stops.push(() => Promise.all([pipelines.configured.shutdown(), pipelines.discovery.shutdown()]));
 
     // Timed rounds: every measurement once per round, in an order that rotates, so drifting

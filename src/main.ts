@@ -13,6 +13,8 @@ const EXIT_CONFIG_ERROR = 2;
 const EXIT_START_FAILED = 1;
 /** SIGTERM must end the process within this, whatever a reader or exporter is doing. */
 const SHUTDOWN_DEADLINE_MS = 5000;
+/** Time given to closing the server and the final OTLP export, leaving a margin before the deadline. */
+const STOP_BUDGET_MS = 4000;
 
 async function main(): Promise<void> {
   let config: Config;
@@ -39,7 +41,7 @@ async function main(): Promise<void> {
     logger.info('shutting down', { signal });
     setTimeout(() => {
       logger.error('shutdown did not finish in time; exiting anyway', { deadline_ms: SHUTDOWN_DEADLINE_MS });
-      process.exit(EXIT_START_FAILED);
+      exitNow(EXIT_START_FAILED, service, logger);
     }, SHUTDOWN_DEADLINE_MS).unref();
     if (service !== undefined) stopAndExit(service, logger);
   };
@@ -53,17 +55,34 @@ async function main(): Promise<void> {
     process.exit(EXIT_START_FAILED);
   }
   if (stopRequested !== undefined) stopAndExit(service, logger);
-  else logger.info('serving metrics', { url: service.metricsUrl, ...service.summary });
+  else logger.info(service.metricsUrl === undefined ? 'started' : 'serving metrics', { url: service.metricsUrl, ...service.summary });
 }
 
 function stopAndExit(service: RunningService, logger: Logger): void {
-  service.stop().then(
-    () => process.exit(0),
+  service.stop(STOP_BUDGET_MS).then(
+    (finished) => {
+      if (!finished) logger.warn('the final export did not finish in time; exiting without it', { budget_ms: STOP_BUDGET_MS });
+      exitNow(0, service, logger);
+    },
     (error: unknown) => {
       logger.error('shutdown failed', { error: error instanceof Error ? error.message : String(error) });
-      process.exit(EXIT_START_FAILED);
+      exitNow(EXIT_START_FAILED, service, logger);
     },
   );
+}
+
+/**
+ * process.exit() joins libuv's file I/O threads on the way out, so with a procfs read blocked
+ * in the kernel (a hung mount) it would wait forever and the service would ignore every
+ * further SIGTERM. Then the process ends by SIGTERM at its default disposition instead, which
+ * the kernel carries out without joining anything; systemd counts it as a clean stop.
+ */
+function exitNow(code: number, service: RunningService | undefined, logger: Logger): void {
+  const stuck = service?.stuckReads() ?? [];
+  if (stuck.length === 0) process.exit(code);
+  logger.warn('a procfs read is blocked in the kernel and cannot be waited for; ending by SIGTERM', { files: stuck.join(',') });
+  process.removeAllListeners('SIGTERM');
+  process.kill(process.pid, 'SIGTERM');
 }
 
 const DIAG_LEVELS: Readonly<Record<LogLevel, DiagLogLevel>> = {

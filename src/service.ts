@@ -1,92 +1,114 @@
 /**
  * Builds the running service from a validated Config: procfs root, snapshot source, one
- * MeterProvider with its readers and instruments, and the HTTP server. main() owns the process
- * (signals, exit codes); tests can start and stop a service the same way main() does.
+ * MeterProvider with its readers and instruments, and the HTTP server when Prometheus is on.
+ * main() owns the process (signals, exit codes).
  */
-import { access, constants } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { access, constants } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { SnapshotSource } from './collection/snapshot.js';
 import type { Config } from './config/config.js';
 import { renderLandingPage } from './http/landing-page.js';
 import { createHttpServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { ProcFs } from './procfs/procfs.js';
-import { ExporterInstruments } from './telemetry/instruments.js';
+import { CARDINALITY_LIMIT, ExporterInstruments } from './telemetry/instruments.js';
 import { METER_NAME } from './telemetry/names.js';
-import { PrometheusEndpoint } from './telemetry/prometheus.js';
+import { createTelemetryPipeline } from './telemetry/pipeline.js';
 import { packageVersion } from './version.js';
 
 export interface RunningService {
-  /** Where /metrics is served, e.g. http://127.0.0.1:9464/metrics. */
-  readonly metricsUrl: string;
-  /** What it watches, for the start-up log line. */
+  /** Where /metrics is served, e.g. http://127.0.0.1:9464/metrics; undefined without Prometheus. */
+  readonly metricsUrl: string | undefined;
+  /** What it watches and where it sends, for the start-up log line. */
   readonly summary: Readonly<Record<string, string | number>>;
-  stop(): Promise<void>;
+  /** Stops serving, flushes a last push export within the budget, and resolves whether that finished. */
+  stop(budgetMs: number): Promise<boolean>;
+  /** procfs files whose read is still blocked in the kernel (see main's exit). */
+  stuckReads(): readonly string[];
 }
 
 /** In-flight scrapes get this long to finish when the service stops. */
-const SHUTDOWN_GRACE_MS = 2000;
+const SCRAPE_GRACE_MS = 1000;
 
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
   const version = packageVersion();
   const procfs = new ProcFs(config.procRoot);
-  const netDirectory = await hostNetDirectory(procfs, logger);
-  const source = new SnapshotSource({ procfs, config, netDirectory, logger });
-
-  const prometheus = new PrometheusEndpoint(logger);
-  const meterProvider = new MeterProvider({
-    resource: defaultResource().merge(resourceFromAttributes({ 'service.name': METER_NAME, 'service.version': version })),
-    readers: [prometheus.reader],
-    views: [
-      {
-        meterName: METER_NAME,
-        aggregationCardinalityLimit: ExporterInstruments.cardinalityLimit(config.ports, config.discoveryLimit),
-      },
-    ],
-  });
+  const hostNetDirectory = await findHostNetDirectory(procfs, logger);
+  const source = new SnapshotSource({ procfs, config, hostNetDirectory, logger });
+  const pipeline = await createTelemetryPipeline(config, logger, version, CARDINALITY_LIMIT);
   new ExporterInstruments({
-    meter: meterProvider.getMeter(METER_NAME, version),
+    meter: pipeline.meterProvider.getMeter(METER_NAME, version),
     source,
     ports: config.ports,
-    discoveryLimit: config.discoveryLimit,
+    otlpResults: pipeline.otlpResults,
   });
 
-  const server = createHttpServer({
-    renderMetrics: prometheus.render,
-    landingPage: renderLandingPage({ version, ports: config.ports, discoveryLimit: config.discoveryLimit, procRoot: config.procRoot }),
-    logger,
-  });
-  server.listen({ host: config.prometheus.host, port: config.prometheus.port });
-  try {
-    await once(server, 'listening');
-  } catch (error) {
-    await meterProvider.shutdown();
-    const where = `${config.prometheus.host ?? '*'}:${config.prometheus.port}`;
-    throw new Error(`cannot listen on ${where} (OTEL_EXPORTER_PROMETHEUS_HOST/OTEL_EXPORTER_PROMETHEUS_PORT): ${(error as Error).message}`);
+  let server: Server | undefined;
+  let metricsUrl: string | undefined;
+  // Push readers' timers do not keep Node alive; without an HTTP server something must.
+  let keepAlive: NodeJS.Timeout | undefined;
+  if (pipeline.prometheus !== undefined) {
+    server = createHttpServer({
+      renderMetrics: pipeline.prometheus.render,
+      landingPage: renderLandingPage({ version, ports: config.ports, discoveryLimit: config.discoveryLimit, procRoot: config.procRoot }),
+      logger,
+      web: config.web,
+    });
+    try {
+      metricsUrl = await listen(server, config);
+    } catch (error) {
+      await pipeline.shutdown(1000);
+      throw error;
+    }
+  } else {
+    keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
   }
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const metricsUrl = `http://${host}:${address.port}/metrics`;
+  const { exporters, otlp } = config.export;
+  if (exporters.size === 0) logger.warn('OTEL_METRICS_EXPORTER=none: metrics are collected for nothing');
+
   return {
     metricsUrl,
     summary: {
       mode: config.ports.length > 0 ? 'configured' : 'discovery',
       ports: config.ports.length,
-      sockets_from: netDirectory,
+      exporters: [...exporters].join(',') || 'none',
+      ...(otlp === undefined ? {} : { otlp_endpoint: otlp.endpoint, otlp_protocol: otlp.protocol }),
+      sockets_from: config.netns === 'all' ? 'all network namespaces' : hostNetDirectory,
+      owners: config.owners ? 'on' : 'off',
+      tls: config.web?.tls === undefined ? 'off' : 'on',
+      basic_auth: config.web === undefined || config.web.basicAuthUsers.size === 0 ? 'off' : 'on',
       version,
     },
-    async stop() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-      await closed;
-      clearTimeout(grace);
-      await meterProvider.shutdown();
+    stuckReads: () => procfs.stuckFiles(),
+    async stop(budgetMs) {
+      const started = Date.now();
+      if (server !== undefined) {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const grace = setTimeout(() => server.closeAllConnections(), SCRAPE_GRACE_MS);
+        await closed;
+        clearTimeout(grace);
+      }
+      clearInterval(keepAlive);
+      return pipeline.shutdown(Math.max(0, budgetMs - (Date.now() - started)));
     },
   };
+}
+
+async function listen(server: Server, config: Config): Promise<string> {
+  server.listen({ host: config.prometheus.host, port: config.prometheus.port });
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    const where = `${config.prometheus.host ?? '*'}:${config.prometheus.port}`;
+    throw new Error(`cannot listen on ${where} (OTEL_EXPORTER_PROMETHEUS_HOST/OTEL_EXPORTER_PROMETHEUS_PORT): ${(error as Error).message}`);
+  }
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const scheme = config.web?.tls === undefined ? 'http' : 'https';
+  return `${scheme}://${host}:${address.port}/metrics`;
 }
 
 /**
@@ -94,7 +116,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
  * the reading process, which in a container with the host's /proc mounted is the container's
  * own namespace. Where PID 1 is hidden (hidepid), fall back to our own namespace and say so.
  */
-async function hostNetDirectory(procfs: ProcFs, logger: Logger): Promise<string> {
+async function findHostNetDirectory(procfs: ProcFs, logger: Logger): Promise<string> {
   const host = procfs.path('1', 'net');
   if (await readable(`${host}/udp`)) return host;
   const own = procfs.path('self', 'net');

@@ -79,7 +79,12 @@ describe('loadConfig', () => {
       ports: [],
       discoveryLimit: 100,
       collectionTimeoutMs: 5000,
+      owners: true,
+      netns: 'host',
       prometheus: { host: undefined, port: 9464 },
+      export: { exporters: new Set(['prometheus']), otlp: undefined, intervalMs: 60000, timeoutMs: 30000 },
+      resource: { serviceName: 'udp-listener-exporter', attributes: {} },
+      web: undefined,
       logLevel: 'info',
     });
   });
@@ -93,13 +98,22 @@ describe('loadConfig', () => {
       OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
       OTEL_EXPORTER_PROMETHEUS_PORT: '0',
       OTEL_LOG_LEVEL: 'DEBUG',
+      UDP_LISTENER_OWNERS: 'false',
+      UDP_LISTENER_NETNS: 'ALL',
+      OTEL_SERVICE_NAME: 'udp-exporter-eu1',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,team=platform%20ops,service.name=ignored',
     });
     assert.deepEqual(config, {
       procRoot,
       ports: [{ port: 514, name: 'syslog' }],
       discoveryLimit: 7,
       collectionTimeoutMs: 250,
+      owners: false,
+      netns: 'all',
       prometheus: { host: '127.0.0.1', port: 0 },
+      export: { exporters: new Set(['prometheus']), otlp: undefined, intervalMs: 60000, timeoutMs: 30000 },
+      resource: { serviceName: 'udp-exporter-eu1', attributes: { 'deployment.environment.name': 'prod', team: 'platform ops' } },
+      web: undefined,
       logLevel: 'debug',
     });
   });
@@ -122,6 +136,11 @@ describe('loadConfig', () => {
     [{ HOST_PROC: '/nonexistent/proc' }, 'HOST_PROC', '/nonexistent/proc'],
     [{ HOST_PROC: `${FIXTURES}capture-procfs.py` }, 'HOST_PROC', `${FIXTURES}capture-procfs.py`],
     [{ UDP_LISTENER_PORT: '514' }, 'UDP_LISTENER_PORT', '514'],
+    [{ UDP_LISTENER_OWNERS: 'yes' }, 'UDP_LISTENER_OWNERS', 'yes'],
+    [{ UDP_LISTENER_NETNS: 'pods' }, 'UDP_LISTENER_NETNS', 'pods'],
+    [{ OTEL_RESOURCE_ATTRIBUTES: 'a=1,b' }, 'OTEL_RESOURCE_ATTRIBUTES', 'b'],
+    [{ OTEL_RESOURCE_ATTRIBUTES: '=1' }, 'OTEL_RESOURCE_ATTRIBUTES', '=1'],
+    [{ OTEL_RESOURCE_ATTRIBUTES: 'a=%E0%A4%A' }, 'OTEL_RESOURCE_ATTRIBUTES', 'a=%E0%A4%A'],
   ];
   for (const [env, variable, token] of bad) {
     it(`refuses ${variable}=${JSON.stringify(env[variable])}`, () => {

@@ -11,7 +11,7 @@ describe('parseIpLocalPortRange', () => {
     assert.deepEqual(parseIpLocalPortRange(text, 'f'), { low: 32768, high: 60999 });
   });
 
-  for (const text of ['', '32768\n', '32768 60999 1\n', 'a b\n', '60999\t32768\n', '0\t100\n', '1024\t70000\n', '32768\t60999\n\n']) {
+  for (const text of ['', '32768\n', '32768 60999 1\n', 'a b\n', '60999\t32768\n', '0\t100\n', '1024\t70000\n', '32768\t60999\n\n', '1024\t6553', '32768\n60999\n']) {
     it(`refuses ${JSON.stringify(text)}`, () => {
       assert.throws(() => parseIpLocalPortRange(text, '/p/range'), (e: unknown) => e instanceof ProcFormatError && e.file === '/p/range');
     });

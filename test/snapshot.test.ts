@@ -11,29 +11,38 @@ import { procTree, type TreeChange } from './support/proc-tree.js';
 const trees: { remove(): void }[] = [];
 after(() => trees.forEach((tree) => tree.remove()));
 
-function source(options: { ports?: number[]; discoveryLimit?: number; changes?: Record<string, TreeChange>; timeoutMs?: number } = {}) {
+function source(options: { ports?: number[]; discoveryLimit?: number; changes?: Record<string, TreeChange>; timeoutMs?: number; owners?: boolean } = {}) {
   const tree = procTree(options.changes);
   trees.push(tree);
   const procfs = new ProcFs(tree.root);
   const logLines: string[] = [];
   const snapshots = new SnapshotSource({
     procfs,
-    netDirectory: procfs.path('1', 'net'),
+    hostNetDirectory: procfs.path('1', 'net'),
     config: {
       ports: (options.ports ?? []).map((port): WatchedPort => ({ port })),
       discoveryLimit: options.discoveryLimit ?? 100,
       collectionTimeoutMs: options.timeoutMs ?? 5000,
+      owners: options.owners ?? false,
+      netns: 'host',
     },
     logger: createLogger('debug', (line) => logLines.push(line)),
   });
   return { snapshots, tree, logLines };
 }
 
+/** The host namespace's listeners (UDP_LISTENER_NETNS=host reads only that one). */
+function hostListeners(snapshot: Snapshot) {
+  assert.equal(snapshot.namespaces.length, 1);
+  return snapshot.namespaces[0]!.listeners;
+}
+
 /** port -> [sockets, receive queue bytes, drops] */
 function summary(snapshot: Snapshot): Record<number, [number, number, number]> {
-  assert.ok(snapshot.listeners, `no listeners: ${JSON.stringify(snapshot.failures)}`);
+  const listeners = hostListeners(snapshot);
+  assert.ok(listeners, `no listeners: ${JSON.stringify(snapshot.failures)}`);
   const out: Record<number, [number, number, number]> = {};
-  for (const [port, l] of snapshot.listeners) out[port] = [l.sockets, l.receiveQueueBytes, l.drops];
+  for (const [port, l] of listeners) out[port] = [l.sockets, l.receiveQueueBytes, l.drops];
   return out;
 }
 
@@ -93,7 +102,7 @@ describe('SnapshotSource on a captured procfs', () => {
     it(`${name}: no port is reported (rather than reported down) and the failure names the file`, async () => {
       const { snapshots, tree, logLines } = source({ ports: [514], changes });
       const snapshot = await snapshots.take();
-      assert.equal(snapshot.listeners, undefined);
+      assert.equal(hostListeners(snapshot), undefined);
       assert.deepEqual(
         snapshot.failures.map((f) => [f.file, f.failure]),
         [[`${tree.root}/${file}`, failure]],
@@ -108,7 +117,7 @@ describe('SnapshotSource on a captured procfs', () => {
 
   it('recovers on the next good read and says so once', async () => {
     const { snapshots, tree, logLines } = source({ ports: [514], changes: { '1/net/udp': null } });
-    assert.equal((await snapshots.take()).listeners, undefined);
+    assert.equal(hostListeners(await snapshots.take()), undefined);
     tree.change({ '1/net/udp': udp4 });
     assert.deepEqual(summary(await snapshots.take()), { 514: [1, 0, 0] });
     assert.equal(logLines.filter((line) => line.includes('msg="procfs read recovered"')).length, 1);
@@ -119,6 +128,38 @@ describe('SnapshotSource on a captured procfs', () => {
     const snapshot = await snapshots.take();
     assert.deepEqual(Object.keys(summary(snapshot)).map(Number), [514, 1514, 2055, 5140, 6984, 6985, 8125, 9000, 61812]);
     assert.deepEqual(snapshot.failures.map((f) => [f.file, f.failure]), [[`${tree.root}/sys/net/ipv4/ip_local_port_range`, 'malformed']]);
+  });
+
+  it('reads the host-wide UDP counters of snmp and snmp6 by column name', async () => {
+    const { counters } = (await source({ ports: [514] }).snapshots.take()).namespaces[0]!;
+    assert.deepEqual(Object.fromEntries(counters.ipv4!), {
+      InDatagrams: 69, NoPorts: 0, InErrors: 194, OutDatagrams: 271, RcvbufErrors: 194, SndbufErrors: 0, InCsumErrors: 0, IgnoredMulti: 0, MemErrors: 0,
+    });
+    assert.equal(counters.ipv6!.get('InDatagrams'), 0);
+    assert.equal(counters.ipv6!.has('Udp6InDatagrams'), false);
+  });
+
+  it('an older kernel with fewer snmp columns gives those it has, and no snmp6 means no IPv6 counters', async () => {
+    const snapshot = await source({
+      ports: [514],
+      changes: {
+        '1/net/snmp': 'Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\nUdp: 5 6 7 8 9 10\n',
+        '1/net/snmp6': null,
+      },
+    }).snapshots.take();
+    const { counters } = snapshot.namespaces[0]!;
+    assert.equal(counters.ipv4!.get('NoPorts'), 6);
+    assert.equal(counters.ipv4!.has('InCsumErrors'), false);
+    assert.equal(counters.ipv6, undefined);
+    assert.deepEqual(snapshot.failures, []);
+  });
+
+  it('a malformed snmp loses only the counters; listeners are still reported', async () => {
+    const { snapshots, tree } = source({ ports: [514], changes: { '1/net/snmp': 'Udp: InDatagrams NoPorts\nUdp: 1\n' } });
+    const snapshot = await snapshots.take();
+    assert.deepEqual(summary(snapshot), { 514: [1, 0, 0] });
+    assert.equal(snapshot.namespaces[0]!.counters.ipv4, undefined);
+    assert.deepEqual(snapshot.failures.map((f) => [f.file, f.failure]), [[`${tree.root}/1/net/snmp`, 'malformed']]);
   });
 
   it('concurrent takes share one read', async () => {

@@ -4,9 +4,14 @@
  */
 import { statSync } from 'node:fs';
 import { ConfigError } from './errors.js';
+import { OTEL_VARIABLES, readExportConfig, readResourceConfig, type ExportConfig, type ResourceConfig } from './otel.js';
 import { parsePortList, type WatchedPort } from './ports.js';
+import { loadWebConfig, type WebConfig } from './web-config.js';
 
 export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug';
+
+/** `host`: the host's network namespace only. `all`: every network namespace on the host. */
+export type NetnsMode = 'host' | 'all';
 
 export interface PrometheusEndpointConfig {
   /** Interface to listen on; undefined means every interface. */
@@ -24,7 +29,15 @@ export interface Config {
   readonly discoveryLimit: number;
   /** A collection answers with what it has after this long, whatever procfs does. */
   readonly collectionTimeoutMs: number;
+  /** Find the processes holding each listener (walks /proc/<pid>/fd). */
+  readonly owners: boolean;
+  readonly netns: NetnsMode;
+  /** Where the Prometheus endpoint listens, when `prometheus` is among the exporters. */
   readonly prometheus: PrometheusEndpointConfig;
+  readonly export: ExportConfig;
+  readonly resource: ResourceConfig;
+  /** TLS, basic auth and headers of the HTTP endpoint; undefined: plain HTTP, no authentication. */
+  readonly web: WebConfig | undefined;
   readonly logLevel: LogLevel;
 }
 
@@ -37,7 +50,14 @@ export const DEFAULTS = {
 } as const;
 
 /** The variables of this service's own namespace; any other UDP_LISTENER_* is a typo. */
-const OWN_VARIABLES = ['UDP_LISTENER_PORTS', 'UDP_LISTENER_DISCOVERY_LIMIT', 'UDP_LISTENER_COLLECTION_TIMEOUT'] as const;
+const OWN_VARIABLES = [
+  'UDP_LISTENER_PORTS',
+  'UDP_LISTENER_DISCOVERY_LIMIT',
+  'UDP_LISTENER_COLLECTION_TIMEOUT',
+  'UDP_LISTENER_OWNERS',
+  'UDP_LISTENER_NETNS',
+  'UDP_LISTENER_WEB_CONFIG_FILE',
+] as const;
 
 /** Every variable the service reads; the README's configuration table lists exactly these. */
 export const CONFIG_VARIABLES: readonly string[] = [
@@ -46,6 +66,7 @@ export const CONFIG_VARIABLES: readonly string[] = [
   'OTEL_EXPORTER_PROMETHEUS_HOST',
   'OTEL_EXPORTER_PROMETHEUS_PORT',
   'OTEL_LOG_LEVEL',
+  ...OTEL_VARIABLES,
 ];
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
@@ -65,12 +86,21 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     ports: parsePortList(read('UDP_LISTENER_PORTS') ?? '', 'UDP_LISTENER_PORTS'),
     discoveryLimit: parseInteger('UDP_LISTENER_DISCOVERY_LIMIT', read('UDP_LISTENER_DISCOVERY_LIMIT'), DEFAULTS.discoveryLimit, 1, 65535),
     collectionTimeoutMs: parseDuration('UDP_LISTENER_COLLECTION_TIMEOUT', read('UDP_LISTENER_COLLECTION_TIMEOUT'), DEFAULTS.collectionTimeoutMs, 10, 60_000),
+    owners: parseBoolean('UDP_LISTENER_OWNERS', read('UDP_LISTENER_OWNERS'), true),
+    netns: parseChoice('UDP_LISTENER_NETNS', read('UDP_LISTENER_NETNS'), ['host', 'all'] as const, 'host'),
     prometheus: {
       host: read('OTEL_EXPORTER_PROMETHEUS_HOST'),
       port: parseInteger('OTEL_EXPORTER_PROMETHEUS_PORT', read('OTEL_EXPORTER_PROMETHEUS_PORT'), DEFAULTS.prometheusPort, 0, 65535),
     },
+    export: readExportConfig(read),
+    resource: readResourceConfig(read),
+    web: webConfig(read('UDP_LISTENER_WEB_CONFIG_FILE')),
     logLevel: parseLogLevel(read('OTEL_LOG_LEVEL')),
   };
+}
+
+function webConfig(file: string | undefined): WebConfig | undefined {
+  return file === undefined ? undefined : loadWebConfig('UDP_LISTENER_WEB_CONFIG_FILE', file);
 }
 
 function rejectUnknownOwnVariables(env: NodeJS.ProcessEnv): void {
@@ -98,6 +128,22 @@ export function parseInteger(variable: string, value: string | undefined, fallba
     throw new ConfigError(variable, value, `expected a whole number from ${min} to ${max}`);
   }
   return Number(value);
+}
+
+function parseBoolean(variable: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  const lower = value.toLowerCase();
+  if (lower === 'true') return true;
+  if (lower === 'false') return false;
+  throw new ConfigError(variable, value, 'expected true or false');
+}
+
+function parseChoice<T extends string>(variable: string, value: string | undefined, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  const lower = value.toLowerCase();
+  const choice = choices.find((c) => c === lower);
+  if (choice === undefined) throw new ConfigError(variable, value, `expected one of ${choices.join(', ')}`);
+  return choice;
 }
 
 const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000 };

@@ -12,10 +12,14 @@ export interface PortRange {
 /** The kernel's default, used when the file cannot be read. */
 export const DEFAULT_EPHEMERAL_PORT_RANGE: PortRange = { low: 32768, high: 60999 };
 
+/**
+ * The newline is required: the kernel always writes it, and without it a read cut short
+ * ("1024\t6553" of "1024\t65535\n") would pass for a narrower range.
+ */
 export function parseIpLocalPortRange(text: string, file: string): PortRange {
-  const match = /^(\d{1,5})\s+(\d{1,5})\n?$/.exec(text);
+  const match = /^(\d{1,5})[\t ]+(\d{1,5})\n$/.exec(text);
   if (match === null) {
-    throw new ProcFormatError(file, 1, 'range', text, 'expected two port numbers "low high"');
+    throw new ProcFormatError(file, 1, 'range', text, 'expected two port numbers "low high" and a newline');
   }
   const low = Number(match[1]);
   const high = Number(match[2]);

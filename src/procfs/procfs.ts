@@ -4,7 +4,7 @@
  * as easily as against the live /proc.
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { open, statfs } from 'node:fs/promises';
+import { open, readdir, readlink, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -35,6 +35,11 @@ export class ProcFs {
 
   constructor(root: string) {
     this.root = path.resolve(root);
+  }
+
+  /** Files whose read passed its deadline and is still blocked in the kernel. */
+  stuckFiles(): string[] {
+    return [...this.stuckReads];
   }
 
   /** Absolute path of a file below the root, e.g. `path('1', 'net', 'udp')`. */
@@ -73,6 +78,38 @@ export class ProcFs {
       return await Promise.race([reading, deadline]);
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /** Numeric entries of the root: the pids procfs shows, in ascending order. */
+  async pids(): Promise<number[]> {
+    let entries: string[];
+    try {
+      entries = await readdir(this.root);
+    } catch (error) {
+      throw toProcReadError(this.root, error);
+    }
+    return entries
+      .filter((name) => /^\d+$/.test(name))
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+
+  /** Entries of a directory below the root, e.g. `<root>/<pid>/fd`. */
+  async list(directory: string): Promise<string[]> {
+    try {
+      return await readdir(directory);
+    } catch (error) {
+      throw toProcReadError(directory, error);
+    }
+  }
+
+  /** Target of a symbolic link below the root, e.g. `<root>/<pid>/fd/3`. */
+  async link(file: string): Promise<string> {
+    try {
+      return await readlink(file);
+    } catch (error) {
+      throw toProcReadError(file, error);
     }
   }
 

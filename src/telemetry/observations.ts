@@ -32,12 +32,20 @@ export class Observations {
 
 /**
  * Hands out one frozen attributes object per distinct key, so each scrape reuses the objects
- * of the last one instead of allocating a new set for every series.
+ * of the last one instead of allocating a new set for every series. Keys unused for a whole
+ * collection are forgotten once they outnumber the used ones, so churning keys (discovered
+ * ports, owner pids) cannot grow it without bound.
  */
 export class AttributesCache<K> {
   private readonly cache = new Map<K, Attributes>();
+  private used = new Set<K>();
+
+  beginRound(): void {
+    this.used = new Set();
+  }
 
   get(key: K, build: () => Attributes): Attributes {
+    this.used.add(key);
     let attributes = this.cache.get(key);
     if (attributes === undefined) {
       attributes = Object.freeze(build());
@@ -46,9 +54,9 @@ export class AttributesCache<K> {
     return attributes;
   }
 
-  /** Forgets keys not in use, so churning keys (discovered ports) cannot grow it without bound. */
-  retain(inUse: (key: K) => boolean): void {
-    for (const key of this.cache.keys()) if (!inUse(key)) this.cache.delete(key);
+  endRound(): void {
+    if (this.cache.size <= 2 * this.used.size + 64) return;
+    for (const key of this.cache.keys()) if (!this.used.has(key)) this.cache.delete(key);
   }
 
   get size(): number {

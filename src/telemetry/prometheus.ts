@@ -14,9 +14,8 @@ import { attributesKey } from './stale-series.js';
 export const EXPOSITION_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export class PrometheusEndpoint {
-  // otel_scope_* labels on every series would only repeat the service name; target_info stays.
+  // target_info stays; see serializeExposition for the scope labels.
   readonly reader = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
-  private readonly serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
   private readonly logger: Logger;
 
   /** Renders the page; scrapes arriving while one renders share its result. */
@@ -32,8 +31,17 @@ export class PrometheusEndpoint {
     for (const error of errors) {
       this.logger.error('metric collection failed', { error: error instanceof Error ? error.message : String(error) });
     }
-    return this.serializer.serialize(sortedForReading(resourceMetrics));
+    return serializeExposition(resourceMetrics);
   }
+}
+
+/**
+ * The page Prometheus reads: the OpenTelemetry serializer without otel_scope_* labels (they
+ * would only repeat the service name), series in port order. Exported so that tests can push
+ * hostile label values through exactly this path.
+ */
+export function serializeExposition(resourceMetrics: ResourceMetrics): string {
+  return new PrometheusSerializer(undefined, false, undefined, false, true).serialize(sortedForReading(resourceMetrics));
 }
 
 /**

@@ -5,7 +5,7 @@ import { MAIN_JS } from './paths.js';
 
 export interface ServiceProcess {
   readonly child: ChildProcess;
-  /** e.g. http://127.0.0.1:41234 */
+  /** e.g. http://127.0.0.1:41234; empty when the service serves no HTTP (OTLP only). */
   readonly baseUrl: string;
   /** Everything the service wrote to stderr so far. */
   stderr(): string;
@@ -22,9 +22,20 @@ function baseEnvironment(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** `nodeArgs` go on node's command line before the script, e.g. V8 flags the benchmark compares. */
-export async function startService(env: Record<string, string>, startupTimeoutMs = 15_000, nodeArgs: readonly string[] = []): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--enable-source-maps', ...nodeArgs, MAIN_JS], {
+export interface StartOptions {
+  /** Run through this command, e.g. setpriv to drop privileges. */
+  readonly prefix?: readonly string[];
+  /** Another copy of dist/src/main.js, e.g. laid out as an install or an image would. */
+  readonly mainScript?: string;
+  readonly startupTimeoutMs?: number;
+  /** Flags on node's command line before the script, e.g. V8 flags the benchmark compares. */
+  readonly nodeArgs?: readonly string[];
+}
+
+export async function startService(env: Record<string, string>, options: StartOptions = {}): Promise<ServiceProcess> {
+  const startupTimeoutMs = options.startupTimeoutMs ?? 15_000;
+  const [command, ...args] = [...(options.prefix ?? []), process.execPath, '--enable-source-maps', ...(options.nodeArgs ?? []), options.mainScript ?? MAIN_JS];
+  const child = spawn(command!, args, {
     env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -34,12 +45,16 @@ export async function startService(env: Record<string, string>, startupTimeoutMs
   });
   child.stdout!.resume();
   const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start within ${startupTimeoutMs} ms:\n${stderr}`)), startupTimeoutMs);
+    const timer = setTimeout(() => {
+      // Do not leave a process behind that nobody will stop.
+      child.kill('SIGKILL');
+      reject(new Error(`service did not start within ${startupTimeoutMs} ms:\n${stderr}`));
+    }, startupTimeoutMs);
     const check = (): void => {
-      const match = /msg="serving metrics" url=(\S+)\/metrics/.exec(stderr);
+      const match = /msg="?(serving metrics|started)"? (?:url=(\S+)\/metrics)?/.exec(stderr);
       if (match !== null) {
         clearTimeout(timer);
-        resolve(match[1]!.replace(/^"/, ''));
+        resolve((match[2] ?? '').replace(/^"/, ''));
       }
     };
     child.stderr!.on('data', check);
@@ -53,7 +68,7 @@ export async function startService(env: Record<string, string>, startupTimeoutMs
     baseUrl,
     stderr: () => stderr,
     async stop() {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
       const [code] = (await exited) as [number | null];

@@ -11,11 +11,19 @@ Commands (each answered by one JSON line on stdout):
   {"op": "send", "family": ..., "to": [address, port], "count": n, "size": bytes} -> {"sent": n}
   {"op": "close", "id": "a"} -> {"closed": "a"}
 Errors are answered as {"error": "..."}. The holder exits when stdin closes.
+
+`--comm-hex HEX` first renames the process (prctl PR_SET_NAME, what /proc/<pid>/comm shows) to
+those bytes, so tests can give owners chosen and hostile names.
 """
+import ctypes
 import json
 import random
 import socket
 import sys
+
+PR_SET_NAME = 15
+if len(sys.argv) == 3 and sys.argv[1] == "--comm-hex":
+    ctypes.CDLL(None).prctl(PR_SET_NAME, ctypes.c_char_p(bytes.fromhex(sys.argv[2])), 0, 0, 0)
 
 sockets = {}
 FAMILIES = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}

@@ -26,15 +26,29 @@ export const NON_EPHEMERAL: readonly [number, number] = [20000, 32000];
 
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
+export interface HolderOptions {
+  /** Bytes the holder process names itself (/proc/<pid>/comm), at most 15. */
+  readonly comm?: Uint8Array;
+  /** Runs the holder through this command, e.g. ['ip', 'netns', 'exec', 'test-ns']. */
+  readonly prefix?: readonly string[];
+}
+
 export class SocketHolder {
   private readonly child: ChildProcessWithoutNullStreams;
   private readonly replies: AsyncIterator<string>;
   private nextId = 0;
 
-  constructor() {
-    this.child = spawn(PYTHON, [SOCKET_HOLDER], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(options: HolderOptions = {}) {
+    const args = [SOCKET_HOLDER, ...(options.comm === undefined ? [] : ['--comm-hex', Buffer.from(options.comm).toString('hex')])];
+    const [command, ...rest] = [...(options.prefix ?? []), PYTHON, ...args];
+    this.child = spawn(command!, rest, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.on('data', (chunk: Buffer) => process.stderr.write(`socket-holder: ${chunk.toString()}`));
     this.replies = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+
+  /** The pid of the process holding the sockets (with a prefix: of the prefix command, which execs). */
+  get pid(): number {
+    return this.child.pid!;
   }
 
   async open(spec: OpenSocket): Promise<HeldSocket> {

@@ -1,0 +1,78 @@
+/**
+ * Parsers for /proc/net/snmp and /proc/net/snmp6 (<pid>/net/snmp* below the procfs root): the
+ * kernel's protocol counters for the network namespace.
+ *
+ * snmp is pairs of lines per protocol, a header naming the columns and a line of values:
+ *
+ *   Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors
+ *   Udp: 69 0 194 271 194 0 0 0 0
+ *
+ * Older kernels have fewer columns, so values are mapped by header name, never by position, and
+ * a column the kernel does not have is absent rather than 0. snmp6 is one `Name value` per line.
+ */
+import { ProcFormatError } from './errors.js';
+
+/** Column name to value, per protocol (`Udp`, `UdpLite`, `Ip`, ...). */
+export type SnmpTable = ReadonlyMap<string, ReadonlyMap<string, number>>;
+
+export function parseNetSnmp(text: string, file: string): SnmpTable {
+  const lines = splitLines(text, file);
+  const table = new Map<string, Map<string, number>>();
+  if (lines.length % 2 !== 0) {
+    throw new ProcFormatError(file, lines.length, 'values', lines[lines.length - 1] ?? '', 'header line without its values line');
+  }
+  for (let i = 0; i < lines.length; i += 2) {
+    const header = lines[i]!.split(' ');
+    const values = lines[i + 1]!.split(' ');
+    const protocol = header[0]!;
+    if (!/^[A-Za-z0-9]+:$/.test(protocol)) {
+      throw new ProcFormatError(file, i + 1, 'protocol', protocol, 'expected a protocol name followed by ":"');
+    }
+    if (values[0] !== protocol) {
+      throw new ProcFormatError(file, i + 2, 'protocol', values[0] ?? '', `expected the values line of ${protocol}`);
+    }
+    if (values.length !== header.length) {
+      throw new ProcFormatError(file, i + 2, protocol, lines[i + 1]!, `${header.length - 1} columns in the header but ${values.length - 1} values`);
+    }
+    const columns = new Map<string, number>();
+    for (let c = 1; c < header.length; c++) {
+      columns.set(header[c]!, counterValue(values[c]!, file, i + 2, header[c]!));
+    }
+    table.set(protocol.slice(0, -1), columns);
+  }
+  return table;
+}
+
+export function parseNetSnmp6(text: string, file: string): ReadonlyMap<string, number> {
+  const counters = new Map<string, number>();
+  for (const [index, line] of splitLines(text, file).entries()) {
+    const match = /^([A-Za-z0-9]+)[ \t]+(\S+)$/.exec(line);
+    if (match === null) throw new ProcFormatError(file, index + 1, 'line', line, 'expected "Name value"');
+    counters.set(match[1]!, counterValue(match[2]!, file, index + 1, match[1]!));
+  }
+  return counters;
+}
+
+/** Lines without their newline; the text must end with one (else it was cut short). */
+function splitLines(text: string, file: string): string[] {
+  if (text === '') throw new ProcFormatError(file, 0, 'file', '', 'empty file');
+  if (!text.endsWith('\n')) {
+    const lines = text.split('\n');
+    throw new ProcFormatError(file, lines.length, 'end of line', lines[lines.length - 1]!, 'line has no newline: the file was cut short');
+  }
+  const lines = text.slice(0, -1).split('\n');
+  // The kernel writes printable ASCII, spaces and (snmp6) tabs: anything else was not written by it.
+  for (const [index, line] of lines.entries()) {
+    const control = /[\x00-\x08\x0a-\x1f\x7f]/.exec(line);
+    if (control !== null) throw new ProcFormatError(file, index + 1, 'line', line, `control byte 0x${control[0].charCodeAt(0).toString(16).padStart(2, '0')}`);
+  }
+  return lines;
+}
+
+/** Counters are unsigned; a few Ip/Tcp columns (MaxConn) are -1. Beyond 2^53 a double is not exact. */
+function counterValue(token: string, file: string, line: number, field: string): number {
+  if (!/^-?\d{1,16}$/.test(token) || !Number.isSafeInteger(Number(token))) {
+    throw new ProcFormatError(file, line, field, token, 'expected a whole number');
+  }
+  return Number(token);
+}

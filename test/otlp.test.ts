@@ -1,0 +1,329 @@
+/**
+ * OTLP push as a Collector receives it: the real service process sends to a receiver in the test
+ * that decodes the wire format (protobuf, JSON, gRPC; gzip), while the test holds a real open
+ * port and leaves another closed.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { after, before, describe, it } from 'node:test';
+import { ALL_INSTRUMENTS } from '../src/telemetry/names.js';
+import { collectorLabelName, collectorMetricName } from './support/collector-naming.js';
+import { samplesOf, scrape, valueOf } from './support/exposition.js';
+import { metricNamed, OtlpReceiver, type DecodedExport, type ReceivedRequest } from './support/otlp-receiver.js';
+import { startService } from './support/service.js';
+import { NON_EPHEMERAL, SocketHolder, type HeldSocket } from './support/sockets.js';
+
+const holder = new SocketHolder();
+let open: HeldSocket;
+let closedPort: number;
+
+before(async () => {
+  open = await holder.open({ family: 'ipv4', address: '0.0.0.0', port: NON_EPHEMERAL });
+  const probe = await holder.open({ family: 'ipv4', address: '0.0.0.0', port: NON_EPHEMERAL });
+  closedPort = probe.port;
+  await holder.close(probe);
+});
+after(() => holder.dispose());
+
+const hasListenerMetrics = (r: ReceivedRequest) => metricNamed(r.decoded, 'udp.listener.up') !== undefined;
+
+/** The value of a metric's data point with these attributes (ints arrive as bigint). */
+function pointValue(decoded: DecodedExport, name: string, attributes: Record<string, string | bigint>): number | undefined {
+  const metric = metricNamed(decoded, name);
+  const point = metric?.dataPoints.find(
+    (p) => Object.keys(p.attributes).length === Object.keys(attributes).length && Object.entries(attributes).every(([k, v]) => p.attributes[k] === v),
+  );
+  return point?.value;
+}
+
+function otlpEnv(receiver: OtlpReceiver, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    OTEL_METRICS_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.baseUrl,
+    OTEL_METRIC_EXPORT_INTERVAL: '300',
+    UDP_LISTENER_PORTS: `shipper=${open.port},${closedPort}`,
+    ...extra,
+  };
+}
+
+describe('OTLP on the wire', () => {
+  const transports: [string, 'http' | 'grpc', Record<string, string>, ReceivedRequest['transport'], boolean][] = [
+    ['http/protobuf', 'http', {}, 'http/protobuf', false],
+    ['http/protobuf with gzip', 'http', { OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' }, 'http/protobuf', true],
+    ['http/json', 'http', { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, 'http/json', false],
+    ['http/json with gzip', 'http', { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'gzip' }, 'http/json', true],
+    ['grpc', 'grpc', { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, 'grpc', false],
+    ['grpc with gzip', 'grpc', { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' }, 'grpc', true],
+  ];
+  for (const [name, transport, env, expectedTransport, gzip] of transports) {
+    it(`${name}: names, units, values of an open and a closed port, attributes, resource and headers`, async () => {
+      const receiver = await OtlpReceiver.start({ transport });
+      const service = await startService(
+        otlpEnv(receiver, {
+          ...env,
+          OTEL_EXPORTER_OTLP_HEADERS: 'x-scope-orgid=platform%20team',
+          OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test,host.name=override-host',
+        }),
+      );
+      try {
+        const request = await receiver.waitFor(hasListenerMetrics, 10_000, { includeEarlier: true });
+        assert.equal(request.transport, expectedTransport);
+        assert.equal(request.gzip, gzip);
+        assert.equal(request.headers['x-scope-orgid'], 'platform team');
+        if (transport === 'http') assert.equal(request.path, '/v1/metrics');
+        const { decoded } = request;
+
+        assert.equal(pointValue(decoded, 'udp.listener.up', { 'network.local.port': BigInt(open.port), 'udp.listener.name': 'shipper' }), 1);
+        assert.equal(pointValue(decoded, 'udp.listener.up', { 'network.local.port': BigInt(closedPort) }), 0);
+        assert.equal(pointValue(decoded, 'udp.listener.sockets', { 'network.local.port': BigInt(open.port), 'udp.listener.name': 'shipper' }), 1);
+        const owners = metricNamed(decoded, 'udp.listener.owner.info')!.dataPoints;
+        assert.deepEqual(owners.map((p) => p.attributes['process.pid']), [BigInt(holder.pid)]);
+
+        const drops = metricNamed(decoded, 'udp.listener.drops')!;
+        assert.deepEqual([drops.kind, drops.isMonotonic, drops.aggregationTemporality, drops.unit], ['sum', true, 'cumulative', '{datagram}']);
+        const queue = metricNamed(decoded, 'udp.listener.receive_queue.bytes')!;
+        assert.deepEqual([queue.kind, queue.unit], ['gauge', 'By']);
+        assert.ok(queue.description.length > 20);
+
+        const resource = decoded.resourceAttributes;
+        assert.equal(resource['service.name'], 'udp-listener-exporter');
+        assert.equal(resource['service.version'], JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+        assert.equal(resource['deployment.environment.name'], 'test');
+        assert.equal(resource['host.name'], 'override-host');
+        assert.equal(resource['service.instance.id'], hostname());
+        assert.equal(typeof resource['host.arch'], 'string');
+        assert.equal(resource['telemetry.sdk.language'], 'nodejs');
+      } finally {
+        assert.equal(await service.stop(), 0);
+        await receiver.close();
+      }
+    });
+  }
+
+  it('the Collector\'s prometheus exporter would show exactly the names of the direct scrape', async () => {
+    const receiver = await OtlpReceiver.start({ transport: 'http' });
+    const service = await startService(otlpEnv(receiver, { OTEL_METRICS_EXPORTER: 'prometheus,otlp' }));
+    try {
+      const { decoded } = await receiver.waitFor(hasListenerMetrics, 10_000, { includeEarlier: true });
+      const page = await scrape(service.baseUrl);
+      const viaCollector = new Set<string>();
+      const labelsViaCollector = new Set<string>();
+      for (const metric of decoded.scopes.flatMap((s) => s.metrics)) {
+        const type = metric.kind === 'sum' ? (metric.isMonotonic ? 'counter' : 'nonmonotonic_sum') : 'gauge';
+        viaCollector.add(collectorMetricName(metric.name, metric.unit, type));
+        for (const point of metric.dataPoints) for (const key of Object.keys(point.attributes)) labelsViaCollector.add(collectorLabelName(key));
+      }
+      const direct = new Set(page.samples.map((s) => s.name).filter((n) => n !== 'target_info'));
+      const directLabels = new Set(page.samples.filter((s) => s.name !== 'target_info').flatMap((s) => Object.keys(s.labels)));
+      assert.deepEqual([...viaCollector].sort(), [...direct].sort());
+      assert.deepEqual([...labelsViaCollector].sort(), [...directLabels].sort());
+      for (const name of viaCollector) {
+        assert.ok(ALL_INSTRUMENTS.some((spec) => spec.prometheusName === name), `${name} is in names.ts`);
+      }
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
+});
+
+describe('OTEL_METRICS_EXPORTER combinations', () => {
+  /** TCP ports the process listens on, from its own fds and the kernel's TCP tables. */
+  function listeningTcpPorts(pid: number): number[] {
+    const inodes = new Set<string>();
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (match) inodes.add(match[1]!);
+    }
+    const ports: number[] = [];
+    for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      for (const line of readFileSync(table, 'latin1').split('\n').slice(1)) {
+        const fields = line.trim().split(/\s+/);
+        if (fields[3] === '0A' && inodes.has(fields[9]!)) ports.push(parseInt(fields[1]!.split(':')[1]!, 16));
+      }
+    }
+    return ports;
+  }
+
+  it('otlp alone pushes and opens no port', async () => {
+    const receiver = await OtlpReceiver.start({ transport: 'http' });
+    const service = await startService(otlpEnv(receiver));
+    try {
+      await receiver.waitFor(hasListenerMetrics, 10_000, { includeEarlier: true });
+      assert.equal(service.baseUrl, '');
+      assert.deepEqual(listeningTcpPorts(service.child.pid!), []);
+      assert.match(service.stderr(), /msg=started .*exporters=otlp/);
+    } finally {
+      assert.equal(await service.stop(), 0);
+      await receiver.close();
+    }
+  });
+
+  it('prometheus alone serves /metrics and pushes nothing', async () => {
+    const receiver = await OtlpReceiver.start({ transport: 'http' });
+    const service = await startService(otlpEnv(receiver, { OTEL_METRICS_EXPORTER: 'prometheus' }));
+    try {
+      assert.equal(valueOf(await scrape(service.baseUrl), 'udp_listener_up', { network_local_port: String(open.port), udp_listener_name: 'shipper' }), 1);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.equal(receiver.requests.length, 0);
+      assert.equal(valueOf(await scrape(service.baseUrl), 'udp_listener_exporter_otlp_exports_total'), undefined);
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
+
+  it('prometheus,otlp serves and pushes from one set of instruments, and counts the pushes', async () => {
+    const receiver = await OtlpReceiver.start({ transport: 'http' });
+    const service = await startService(otlpEnv(receiver, { OTEL_METRICS_EXPORTER: 'prometheus,otlp' }));
+    try {
+      const pushed = await receiver.waitFor(hasListenerMetrics, 10_000, { includeEarlier: true });
+      assert.equal(pointValue(pushed.decoded, 'udp.listener.up', { 'network.local.port': BigInt(open.port), 'udp.listener.name': 'shipper' }), 1);
+      const page = await scrape(service.baseUrl);
+      assert.equal(valueOf(page, 'udp_listener_up', { network_local_port: String(open.port), udp_listener_name: 'shipper' }), 1);
+      assert.ok(valueOf(page, 'udp_listener_exporter_otlp_exports_total')! >= 1);
+      assert.equal(valueOf(page, 'udp_listener_exporter_otlp_export_failures_total'), 0);
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
+
+  it('console prints the metrics to stdout', async () => {
+    const service = await startService({ OTEL_METRICS_EXPORTER: 'console', OTEL_METRIC_EXPORT_INTERVAL: '200', UDP_LISTENER_PORTS: String(open.port) });
+    let stdout = '';
+    service.child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    try {
+      for (let i = 0; i < 50 && !stdout.includes('udp.listener.up'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.match(stdout, /udp\.listener\.up/);
+    } finally {
+      assert.equal(await service.stop(), 0);
+    }
+  });
+
+  it('none starts, warns, and exits cleanly', async () => {
+    const service = await startService({ OTEL_METRICS_EXPORTER: 'none' });
+    assert.match(service.stderr(), /level=warn msg="OTEL_METRICS_EXPORTER=none/);
+    assert.equal(await service.stop(), 0);
+  });
+});
+
+describe('endpoints, shutdown and an unhealthy collector', () => {
+  it('OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta sends counters as deltas', async () => {
+    const receiver = await OtlpReceiver.start({ transport: 'http' });
+    const service = await startService(otlpEnv(receiver, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta' }));
+    try {
+      const { decoded } = await receiver.waitFor(hasListenerMetrics, 10_000, { includeEarlier: true });
+      assert.equal(metricNamed(decoded, 'udp.listener.drops')!.aggregationTemporality, 'delta');
+      assert.equal(metricNamed(decoded, 'udp.host.datagrams.received')!.aggregationTemporality, 'delta');
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
+
+  it('the metrics-specific endpoint is used as is, custom path included', async () => {
+    const receiver = await OtlpReceiver.start({ transport: 'http' });
+    const service = await startService(
+      otlpEnv(receiver, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${receiver.baseUrl}/custom/otlp/path` }),
+    );
+    try {
+      const request = await receiver.waitFor(hasListenerMetrics, 10_000, { includeEarlier: true });
+      assert.equal(request.path, '/custom/otlp/path');
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
+
+  it('SIGTERM with a long interval still delivers a final export, then exits 0', async () => {
+    const receiver = await OtlpReceiver.start({ transport: 'http' });
+    const service = await startService(otlpEnv(receiver, { OTEL_METRIC_EXPORT_INTERVAL: '600000' }));
+    try {
+      assert.equal(receiver.requests.length, 0);
+      const delivered = receiver.waitFor(hasListenerMetrics, 5_000);
+      assert.equal(await service.stop(), 0);
+      const { decoded } = await delivered;
+      assert.equal(pointValue(decoded, 'udp.listener.up', { 'network.local.port': BigInt(open.port), 'udp.listener.name': 'shipper' }), 1);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('a collector answering 503 is counted and logged once, /metrics is unaffected, and the next interval after recovery delivers', async () => {
+    const receiver = await OtlpReceiver.start({ transport: 'http', behaviour: () => 503 });
+    const service = await startService(
+      otlpEnv(receiver, { OTEL_METRICS_EXPORTER: 'prometheus,otlp', OTEL_METRIC_EXPORT_INTERVAL: '500', OTEL_EXPORTER_OTLP_TIMEOUT: '400' }),
+    );
+    try {
+      let page = await scrape(service.baseUrl);
+      for (let i = 0; i < 60 && (valueOf(page, 'udp_listener_exporter_otlp_export_failures_total') ?? 0) < 2; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        page = await scrape(service.baseUrl);
+      }
+      assert.ok(valueOf(page, 'udp_listener_exporter_otlp_export_failures_total')! >= 2);
+      assert.equal(valueOf(page, 'udp_listener_up', { network_local_port: String(open.port), udp_listener_name: 'shipper' }), 1);
+      assert.equal((service.stderr().match(/msg="OTLP export failed/g) ?? []).length, 1, 'one log line per failure burst');
+      assert.match(service.stderr(), /msg="OTLP export failed.*endpoint=http:\/\/127\.0\.0\.1:\d+\/v1\/metrics error=/);
+
+      receiver.setBehaviour(() => 'ok');
+      const recovered = await receiver.waitFor((r) => r.answeredWith === 200 && hasListenerMetrics(r), 10_000);
+      assert.ok(recovered.decoded.scopes.length > 0);
+      for (let i = 0; i < 30 && !/msg="OTLP export recovered"/.test(service.stderr()); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.match(service.stderr(), /msg="OTLP export recovered" endpoint=\S+ failed_exports=\d+/);
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
+  });
+
+  it('a collector that never answers blocks nothing: scrapes answer, failures are counted, SIGTERM exits 0 within 5 s', async () => {
+    const receiver = await OtlpReceiver.start({ transport: 'http', behaviour: () => 'hang' });
+    const service = await startService(
+      otlpEnv(receiver, { OTEL_METRICS_EXPORTER: 'prometheus,otlp', OTEL_METRIC_EXPORT_INTERVAL: '500', OTEL_EXPORTER_OTLP_TIMEOUT: '300' }),
+    );
+    try {
+      await receiver.waitFor(() => true, 10_000, { includeEarlier: true });
+      for (let i = 0; i < 10; i++) {
+        const started = performance.now();
+        assert.equal(valueOf(await scrape(service.baseUrl), 'udp_listener_up', { network_local_port: String(closedPort) }), 0);
+        assert.ok(performance.now() - started < 3000, 'a scrape waited on the collector');
+      }
+      let page = await scrape(service.baseUrl);
+      for (let i = 0; i < 40 && (valueOf(page, 'udp_listener_exporter_otlp_export_failures_total') ?? 0) < 1; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        page = await scrape(service.baseUrl);
+      }
+      assert.ok(valueOf(page, 'udp_listener_exporter_otlp_export_failures_total')! >= 1);
+      const stopping = performance.now();
+      assert.equal(await service.stop(), 0);
+      assert.ok(performance.now() - stopping < 5000, `took ${performance.now() - stopping} ms`);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('a collector that is not there (connection refused) is a counted, logged failure', async () => {
+    const service = await startService({
+      OTEL_METRICS_EXPORTER: 'prometheus,otlp',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
+      OTEL_METRIC_EXPORT_INTERVAL: '300',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '250',
+    });
+    try {
+      let failures = 0;
+      for (let i = 0; i < 50 && failures < 1; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        failures = valueOf(await scrape(service.baseUrl), 'udp_listener_exporter_otlp_export_failures_total') ?? 0;
+      }
+      assert.ok(failures >= 1);
+      assert.match(service.stderr(), /msg="OTLP export failed/);
+      assert.equal(samplesOf(await scrape(service.baseUrl), 'udp_listener_exporter_collection_errors_total').length, 0);
+    } finally {
+      assert.equal(await service.stop(), 0);
+    }
+  });
+});

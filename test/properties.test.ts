@@ -1,0 +1,594 @@
+/**
+ * Property-based tests (fast-check) of every procfs parser and of the configuration parser, on
+ * generated input: the real captured files cut at any byte, mangled with hostile bytes, with
+ * columns added and removed, CRLF, NUL, huge numbers, 100,000-line files; and of label safety.
+ *
+ * Properties:
+ * - nothing but ProcFormatError (ConfigError for configuration) escapes a parser, and every
+ *   rejection names the file, line, field and raw token (configuration: variable and token);
+ * - what is accepted is consistent: a cut file either throws or gives a prefix of the full
+ *   parse, ports are in range, generated valid input parses back to what was generated;
+ * - one bad line anywhere voids the whole file (the README's promise);
+ * - any label value (and any name the configuration accepts) gives a page that promtool and
+ *   prometheus_client's strict parser read back intact.
+ *
+ * A parser is one entry of PARSERS: add an entry and it gets every file property.
+ * Each test prints its fast-check run count; the last one prints the totals.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import fc from 'fast-check';
+import { CONFIG_VARIABLES, loadConfig, type Config } from '../src/config/config.js';
+import { ConfigError } from '../src/config/errors.js';
+import { parsePortList, type WatchedPort } from '../src/config/ports.js';
+import { ProcFormatError } from '../src/procfs/errors.js';
+import { parseIpLocalPortRange, type PortRange } from '../src/procfs/ip-local-port-range.js';
+import { formatIpv6, parseNetUdp, type IpFamily, type UdpSocket } from '../src/procfs/net-udp.js';
+import { ATTR_ERROR_TYPE, ATTR_FILE_PATH, ATTR_LISTENER_NAME, ATTR_PORT } from '../src/telemetry/names.js';
+import { parseExposition } from './support/exposition.js';
+import { checkLabelValues, DEBIAN_PYTHON, pythonParserAvailable } from './support/label-safety.js';
+import { FIXTURES } from './support/paths.js';
+import { startService } from './support/service.js';
+import { findTool } from './support/tools.js';
+
+// ---------------------------------------------------------------------------------------------
+// Running properties and counting what they tried
+
+const totals = { properties: 0, runs: 0, tried: 0 };
+
+async function holds<T>(t: TestContext, property: fc.IProperty<T> | fc.IAsyncProperty<T>, numRuns: number, parameters: fc.Parameters<T> = {}): Promise<void> {
+  const details = await fc.check(property as fc.IAsyncProperty<T>, { ...parameters, numRuns });
+  const tried = details.numRuns + details.numSkips + details.numShrinks;
+  totals.properties++;
+  totals.runs += details.numRuns;
+  totals.tried += tried;
+  t.diagnostic(`fast-check: numRuns ${details.numRuns}, ${tried} inputs tried, seed ${details.seed}`);
+  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'property failed');
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// The parsers under test, one entry each
+
+interface Sample {
+  /** Shown in errors; every rejection must name it. */
+  readonly file: string;
+  readonly bytes: Buffer;
+}
+
+interface ParserEntry<T> {
+  readonly name: string;
+  /** Real files captured from a machine (test/fixtures/procfs/real). */
+  readonly samples: readonly Sample[];
+  readonly parse: (bytes: Buffer, sample: Sample) => T;
+  /** Invariants of any accepted result; throws if one does not hold. */
+  readonly check: (result: T) => void;
+  /** Is `part` (the parse of a cut file) a prefix of `full`? */
+  readonly isPrefix: (part: T, full: T) => boolean;
+  /** Header lines, which breakLine leaves alone. */
+  readonly headerLines: number;
+  /** Ways to make one data line certainly malformed. */
+  readonly breakLine: fc.Arbitrary<(line: string) => string>;
+  /** Valid files made from generated values, with the result they must parse to. */
+  readonly valid: fc.Arbitrary<{ readonly text: string; readonly expected: T }>;
+  /** One valid data line, to build 100,000-line files from; undefined for one-line files. */
+  readonly bigFile?: (lines: number) => fc.Arbitrary<{ readonly text: string; readonly lines: number }>;
+}
+
+const REAL = path.join(FIXTURES, 'procfs', 'real');
+const realFile = (relative: string): Sample => ({ file: `/proc/${relative}`, bytes: readFileSync(path.join(REAL, relative)) });
+
+const udpSamples = [realFile('1/net/udp'), realFile('1/net/udp6')];
+const familyOf = (sample: Sample): IpFamily => (sample.file.endsWith('6') ? 'ipv6' : 'ipv4');
+const parseUdp = (bytes: Buffer, sample: Sample): UdpSocket[] => parseNetUdp(bytes, { file: sample.file, family: familyOf(sample), byteOrder: 'LE' });
+
+const hex = (value: number, digits: number): string => value.toString(16).toUpperCase().padStart(digits, '0');
+/** The kernel prints each 32-bit word of an address as it sits in a little-endian CPU's memory. */
+const wordText = (bytes: readonly number[]): string => hex(((bytes[3]! << 24) | (bytes[2]! << 16) | (bytes[1]! << 8) | bytes[0]!) >>> 0, 8);
+
+const socketArbitrary = (family: IpFamily) =>
+  fc.record({
+    address: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: family === 'ipv4' ? 4 : 16, maxLength: family === 'ipv4' ? 4 : 16 }),
+    localPort: fc.integer({ min: 0, max: 65535 }),
+    remotePort: fc.integer({ min: 0, max: 65535 }),
+    state: fc.constantFrom(0x07, 0x01),
+    txQueueBytes: fc.integer({ min: 0, max: 0xffffffff }),
+    rxQueueBytes: fc.integer({ min: 0, max: 0xffffffff }),
+    uid: fc.integer({ min: 0, max: 0xffffffff }),
+    // The parser takes up to 15 digits (exact in a double); sockfs inodes are 32-bit counters.
+    inode: fc.integer({ min: 0, max: 999_999_999_999_999 }),
+    drops: fc.integer({ min: 0, max: 999_999_999_999_999 }),
+    extraColumns: fc.array(fc.constantFrom('0', '42', 'x'), { maxLength: 2 }),
+  });
+
+type GeneratedSocket = typeof socketArbitrary extends (f: IpFamily) => fc.Arbitrary<infer S> ? S : never;
+
+function socketLine(family: IpFamily, slot: number, s: GeneratedSocket): { line: string; socket: UdpSocket } {
+  const words = [];
+  for (let i = 0; i < s.address.length; i += 4) words.push(s.address.slice(i, i + 4));
+  const addressText = words.map(wordText).join('');
+  const zeros = '0'.repeat(family === 'ipv4' ? 8 : 32);
+  const line =
+    `${String(slot).padStart(5)}: ${addressText}:${hex(s.localPort, 4)} ${zeros}:${hex(s.remotePort, 4)} ${hex(s.state, 2)} ` +
+    `${hex(s.txQueueBytes, 8)}:${hex(s.rxQueueBytes, 8)} 00:00000000 00000000 ${String(s.uid).padStart(5)}        0 ${s.inode} 2 0000000000000000 ${s.drops}` +
+    `${s.extraColumns.map((c) => ` ${c}`).join('')}`;
+  const networkWords = words.map((w) => ((w[0]! << 24) | (w[1]! << 16) | (w[2]! << 8) | w[3]!) >>> 0);
+  const localAddress = family === 'ipv4' ? s.address.join('.') : formatIpv6(networkWords);
+  return {
+    line,
+    socket: {
+      family,
+      localAddress,
+      localPort: s.localPort,
+      remoteAddress: family === 'ipv4' ? '0.0.0.0' : '::',
+      remotePort: s.remotePort,
+      state: s.state,
+      txQueueBytes: s.txQueueBytes,
+      rxQueueBytes: s.rxQueueBytes,
+      uid: s.uid,
+      inode: s.inode,
+      drops: s.drops,
+    },
+  };
+}
+
+const headerOf = (sample: Sample): string => sample.bytes.toString('latin1').split('\n')[0]!;
+
+/** Replacements for a validated column that can never be valid there. */
+const BAD_TOKENS = ['zz', 'G', '-1', '1e3', '0x10', '12345678901234567890123', 'FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF', '1\u00002', '\r', '\u00ff'];
+/** Columns the parser validates on every line: sl, local_address, rem_address, st, queues, uid, inode, drops. */
+const VALIDATED_COLUMNS = [0, 1, 2, 3, 4, 7, 9, 12];
+
+const netUdp: ParserEntry<UdpSocket[]> = {
+  name: 'parseNetUdp (/proc/net/udp, udp6)',
+  samples: udpSamples,
+  parse: parseUdp,
+  check: (sockets) => {
+    for (const s of sockets) {
+      assert.ok(Number.isInteger(s.localPort) && s.localPort >= 0 && s.localPort <= 65535, `port ${s.localPort}`);
+      assert.ok(Number.isInteger(s.remotePort) && s.remotePort >= 0 && s.remotePort <= 65535);
+      assert.ok(s.state >= 0 && s.state <= 0xff);
+      for (const n of [s.txQueueBytes, s.rxQueueBytes, s.uid, s.inode, s.drops]) assert.ok(Number.isSafeInteger(n) && n >= 0, `${n}`);
+    }
+  },
+  isPrefix: (part, full) => part.length <= full.length && part.every((s, i) => isDeepStrictEqual(s, full[i])),
+  headerLines: 1,
+  breakLine: fc.oneof(
+    fc.tuple(fc.constantFrom(...VALIDATED_COLUMNS), fc.constantFrom(...BAD_TOKENS)).map(
+      ([column, token]) =>
+        (line: string) => {
+          const tokens = line.trim().split(/ +/);
+          tokens[column] = column === 0 ? `${token}:` : token;
+          return tokens.join(' ');
+        },
+    ),
+    fc.integer({ min: 0, max: 12 }).map((column) => (line: string) => line.trim().split(/ +/).filter((_, i) => i !== column).join(' ')),
+    fc.constantFrom('\r', '\0', '\t', '\x7f').map((byte) => (line: string) => `${line.slice(0, 10)}${byte}${line.slice(10)}`),
+  ),
+  valid: fc.constantFrom<IpFamily>('ipv4', 'ipv6').chain((family) =>
+    fc.array(socketArbitrary(family), { maxLength: 30 }).map((sockets) => {
+      const sample = udpSamples[family === 'ipv4' ? 0 : 1]!;
+      const lines = sockets.map((s, slot) => socketLine(family, slot, s));
+      return {
+        text: `${headerOf(sample)}\n${lines.map((l) => `${l.line}\n`).join('')}`,
+        expected: lines.map((l) => l.socket),
+        family,
+      };
+    }),
+  ),
+  bigFile: (count) =>
+    fc.record({ seed: socketArbitrary('ipv4'), ports: fc.array(fc.integer({ min: 0, max: 65535 }), { minLength: 64, maxLength: 64 }) }).map(({ seed, ports }) => {
+      const lines: string[] = [headerOf(udpSamples[0]!)];
+      // Exactly 13 columns: with one extra, dropping a column could leave a valid line.
+      for (let i = 0; i < count; i++) lines.push(socketLine('ipv4', i, { ...seed, extraColumns: [], localPort: ports[i % 64]!, inode: i + 1 }).line);
+      return { text: `${lines.join('\n')}\n`, lines: count };
+    }),
+};
+
+const ipLocalPortRange: ParserEntry<PortRange> = {
+  name: 'parseIpLocalPortRange (/proc/sys/net/ipv4/ip_local_port_range)',
+  samples: [
+    realFile('sys/net/ipv4/ip_local_port_range'),
+    // A widened range, common on busy hosts: cut short, "1024\t6553" would still look like a range.
+    { file: '/proc/sys/net/ipv4/ip_local_port_range', bytes: Buffer.from('1024\t65535\n') },
+  ],
+  parse: (bytes, sample) => parseIpLocalPortRange(bytes.toString('latin1'), sample.file),
+  check: ({ low, high }) => assert.ok(Number.isInteger(low) && Number.isInteger(high) && low >= 1 && low <= high && high <= 65535, `${low} ${high}`),
+  isPrefix: (part, full) => isDeepStrictEqual(part, full),
+  headerLines: 0,
+  breakLine: fc.oneof(
+    fc.constantFrom(...BAD_TOKENS).map((token) => (line: string) => line.replace(/\d+$/, token)),
+    fc.constantFrom(...BAD_TOKENS).map((token) => (line: string) => line.replace(/^\d+/, token)),
+    fc.constant((line: string) => line.replace(/\s+/, '')),
+    fc.constant((line: string) => `${line}\t1`),
+  ),
+  valid: fc
+    .tuple(fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 1, max: 65535 }))
+    .map(([a, b]) => ({ text: `${Math.min(a, b)}\t${Math.max(a, b)}\n`, expected: { low: Math.min(a, b), high: Math.max(a, b) } })),
+};
+
+/** Every procfs parser. The lead adds /proc/net/snmp, snmp6 and <pid>/comm here. */
+const PARSERS = [netUdp, ipLocalPortRange] as unknown as readonly ParserEntry<unknown>[];
+
+function isDeepStrictEqual(a: unknown, b: unknown): boolean {
+  try {
+    assert.deepStrictEqual(a, b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile edits of a file
+
+type Edit = (bytes: Buffer) => Buffer;
+
+const HOSTILE_BYTES = ['\0', '\r', '\n', ' ', '\t', ':', 'G', 'z', '-', '\xff', '\x7f', '99999999999999999999999999', 'FFFFFFFFFFFF', ' 42', '\r\n'];
+
+const editArbitrary: fc.Arbitrary<Edit> = fc.oneof(
+  // insert hostile bytes anywhere
+  fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(...HOSTILE_BYTES)).map(([at, text]) => (bytes: Buffer) => {
+    const i = Math.floor(at * bytes.length);
+    return Buffer.concat([bytes.subarray(0, i), Buffer.from(text, 'latin1'), bytes.subarray(i)]);
+  }),
+  // delete a run of bytes
+  fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 40 })).map(([at, length]) => (bytes: Buffer) => {
+    const i = Math.floor(at * bytes.length);
+    return Buffer.concat([bytes.subarray(0, i), bytes.subarray(i + length)]);
+  }),
+  // overwrite one byte with any byte
+  fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 255 })).map(([at, byte]) => (bytes: Buffer) => {
+    const copy = Buffer.from(bytes);
+    if (copy.length > 0) copy[Math.min(copy.length - 1, Math.floor(at * copy.length))] = byte;
+    return copy;
+  }),
+  // a column more or a column less on one line
+  fc.tuple(fc.nat(), fc.boolean(), fc.nat()).map(([lineIndex, add, column]) => (bytes: Buffer) => {
+    const lines = bytes.toString('latin1').split('\n');
+    const i = lineIndex % lines.length;
+    const tokens = lines[i]!.trim().split(/ +/);
+    if (add) tokens.splice(column % (tokens.length + 1), 0, '0');
+    else tokens.splice(column % Math.max(1, tokens.length), 1);
+    lines[i] = tokens.join(' ');
+    return Buffer.from(lines.join('\n'), 'latin1');
+  }),
+  // a number made huge
+  fc.tuple(fc.nat(), fc.integer({ min: 16, max: 40 })).map(([which, digits]) => (bytes: Buffer) => {
+    const text = bytes.toString('latin1');
+    const runs = [...text.matchAll(/\d+/g)];
+    if (runs.length === 0) return bytes;
+    const run = runs[which % runs.length]!;
+    return Buffer.from(text.slice(0, run.index) + '9'.repeat(digits) + text.slice(run.index + run[0].length), 'latin1');
+  }),
+  // CRLF line ends
+  fc.constant((bytes: Buffer) => Buffer.from(bytes.toString('latin1').replace(/\n/g, '\r\n'), 'latin1')),
+  // a line repeated or dropped
+  fc.tuple(fc.nat(), fc.boolean()).map(([lineIndex, repeat]) => (bytes: Buffer) => {
+    const lines = bytes.toString('latin1').split('\n');
+    const i = lineIndex % lines.length;
+    lines.splice(i, repeat ? 0 : 1, ...(repeat ? [lines[i]!] : []));
+    return Buffer.from(lines.join('\n'), 'latin1');
+  }),
+  // cut anywhere
+  fc.double({ min: 0, max: 1, noNaN: true }).map((at) => (bytes: Buffer) => bytes.subarray(0, Math.floor(at * bytes.length))),
+);
+
+/** A parser may throw only a ProcFormatError that names the file, a line, a field and the token. */
+function assertWellFormedRejection(error: unknown, sample: Sample, text: Buffer): void {
+  if (!(error instanceof ProcFormatError)) throw new Error(`escaped: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  assert.equal(error.file, sample.file);
+  const lines = text.toString('latin1').split('\n').length;
+  assert.ok(Number.isInteger(error.line) && error.line >= 0 && error.line <= lines, `line ${error.line} of ${lines}`);
+  assert.ok(error.field.length > 0, 'field');
+  assert.equal(typeof error.token, 'string');
+  assert.ok(error.message.startsWith(error.line > 0 ? `${sample.file}:${error.line}: field ${error.field}: ` : `${sample.file}: field ${error.field}: `), error.message);
+  assert.ok(!error.message.includes('\n'), `message spans lines: ${error.message}`);
+}
+
+function parseOrRejection<T>(entry: ParserEntry<T>, bytes: Buffer, sample: Sample): { ok: true; value: T } | { ok: false } {
+  try {
+    return { ok: true, value: entry.parse(bytes, sample) };
+  } catch (error) {
+    assertWellFormedRejection(error, sample, bytes);
+    return { ok: false };
+  }
+}
+
+describe('procfs parsers, properties', () => {
+  for (const entry of PARSERS) {
+    describe(entry.name, () => {
+      const sampleArbitrary = fc.constantFrom(...entry.samples);
+
+      it('hostile edits of the real files: only well-formed ProcFormatErrors escape; what is accepted is consistent', async (t) => {
+        await holds(
+          t,
+          fc.property(sampleArbitrary, fc.array(editArbitrary, { minLength: 1, maxLength: 4 }), (sample, edits) => {
+            const bytes = edits.reduce((b, edit) => edit(b), sample.bytes);
+            const result = parseOrRejection(entry, bytes, sample);
+            if (result.ok) entry.check(result.value);
+          }),
+          3000,
+        );
+      });
+
+      it('cut at every byte of every real file: throws, or gives a prefix of the full parse', () => {
+        for (const sample of entry.samples) {
+          const full = entry.parse(sample.bytes, sample);
+          for (let at = 0; at <= sample.bytes.length; at++) {
+            const result = parseOrRejection(entry, sample.bytes.subarray(0, at), sample);
+            if (result.ok) assert.ok(entry.isPrefix(result.value, full), `cut at ${at} gave ${JSON.stringify(result.value)}`);
+          }
+        }
+      });
+
+      it('cut at any byte after hostile edits: throws, or gives a prefix of the edited file\'s parse', async (t) => {
+        await holds(
+          t,
+          fc.property(sampleArbitrary, fc.array(editArbitrary, { maxLength: 3 }), fc.nat(), (sample, edits, at) => {
+            const bytes = edits.reduce((b, edit) => edit(b), sample.bytes);
+            const whole = parseOrRejection(entry, bytes, sample);
+            fc.pre(whole.ok);
+            const cut = bytes.subarray(0, at % (bytes.length + 1));
+            const result = parseOrRejection(entry, cut, sample);
+            if (result.ok && whole.ok) {
+              entry.check(result.value);
+              assert.ok(entry.isPrefix(result.value, whole.value), `cut at ${cut.length} gave ${JSON.stringify(result.value)}`);
+            }
+          }),
+          1000,
+        );
+      });
+
+      it('one bad line anywhere voids the whole file, naming that line', async (t) => {
+        await holds(
+          t,
+          fc.property(sampleArbitrary, fc.nat(), entry.breakLine, (sample, lineChoice, breakLine) => {
+            const lines = sample.bytes.toString('latin1').split('\n');
+            const dataLines = lines.length - 1 - entry.headerLines;
+            fc.pre(dataLines > 0);
+            const index = entry.headerLines + (lineChoice % dataLines);
+            lines[index] = breakLine(lines[index]!);
+            const bytes = Buffer.from(lines.join('\n'), 'latin1');
+            assert.throws(
+              () => entry.parse(bytes, sample),
+              (error: unknown) => {
+                assertWellFormedRejection(error, sample, bytes);
+                assert.equal((error as ProcFormatError).line, index + 1, (error as Error).message);
+                return true;
+              },
+            );
+          }),
+          400,
+        );
+      });
+
+      it('generated valid files parse to exactly what was generated', async (t) => {
+        await holds(
+          t,
+          fc.property(entry.valid, ({ text, expected, ...rest }) => {
+            const family = (rest as { family?: IpFamily }).family;
+            const sample = entry.samples[family === 'ipv6' ? 1 : 0]!;
+            assert.deepStrictEqual(entry.parse(Buffer.from(text, 'latin1'), sample), expected);
+          }),
+          300,
+        );
+      });
+
+      if (entry.bigFile !== undefined) {
+        const bigFile = entry.bigFile;
+        it('100,000-line files: parsed whole, and one bad line among them is found and named', async (t) => {
+          const sample = entry.samples[0]!;
+          await holds(
+            t,
+            fc.property(bigFile(100_000), fc.nat(), entry.breakLine, ({ text, lines }, lineChoice, breakLine) => {
+              const parsed = entry.parse(Buffer.from(text, 'latin1'), sample) as unknown[];
+              assert.equal(parsed.length, lines);
+              const all = text.split('\n');
+              const index = entry.headerLines + (lineChoice % lines);
+              all[index] = breakLine(all[index]!);
+              assert.throws(
+                () => entry.parse(Buffer.from(all.join('\n'), 'latin1'), sample),
+                (error: unknown) => error instanceof ProcFormatError && error.line === index + 1,
+              );
+            }),
+            3,
+            // Shrinking a 13 MB counterexample takes minutes; the seed replays it.
+            { endOnFailure: true },
+          );
+        });
+      }
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+const NAME_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-'.split('');
+const listenerName = fc.string({ unit: fc.constantFrom(...NAME_CHARS), minLength: 1, maxLength: 64 });
+const space = fc.constantFrom('', ' ', '  ', '\t');
+
+/** Valid UDP_LISTENER_PORTS values: disjoint single ports and ranges, unique names, loose spacing. */
+const validPortList = fc
+  .uniqueArray(fc.integer({ min: 1, max: 65535 }), { minLength: 1, maxLength: 24 })
+  .chain((bounds) => {
+    const sorted = [...bounds].sort((a, b) => a - b);
+    return fc.tuple(fc.constant(sorted), fc.array(fc.boolean(), { minLength: sorted.length, maxLength: sorted.length }), fc.uniqueArray(listenerName, { minLength: sorted.length, maxLength: sorted.length }), fc.array(fc.tuple(fc.boolean(), space, space), { minLength: sorted.length, maxLength: sorted.length }));
+  })
+  .map(([sorted, pairUp, names, decoration]) => {
+    const entries: { low: number; high: number; name?: string }[] = [];
+    for (let i = 0; i < sorted.length; i++) {
+      const [named] = decoration[i]!;
+      const range = pairUp[i]! && i + 1 < sorted.length;
+      const entry = { low: sorted[i]!, high: range ? sorted[i + 1]! : sorted[i]!, ...(named ? { name: names[i]! } : {}) };
+      entries.push(entry);
+      if (range) i++;
+    }
+    return entries;
+  })
+  .chain((entries) => fc.tuple(fc.constant(entries), fc.shuffledSubarray(entries, { minLength: entries.length, maxLength: entries.length }), fc.array(fc.tuple(space, space), { minLength: entries.length, maxLength: entries.length })))
+  .map(([entries, shuffled, spaces]) => ({
+    entries,
+    text: shuffled
+      .map((e, i) => `${spaces[i]![0]}${e.name === undefined ? '' : `${e.name}=`}${e.low === e.high ? e.low : `${e.low}-${e.high}`}${spaces[i]![1]}`)
+      .join(','),
+  }));
+
+/** Writes ports back as the user would: consecutive ports with one name folded into a range. */
+function formatPortList(ports: readonly WatchedPort[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ports.length; ) {
+    let j = i;
+    while (j + 1 < ports.length && ports[j + 1]!.port === ports[j]!.port + 1 && ports[j + 1]!.name === ports[i]!.name && ports[i]!.name !== undefined) j++;
+    const range = j === i ? `${ports[i]!.port}` : `${ports[i]!.port}-${ports[j]!.port}`;
+    parts.push(ports[i]!.name === undefined ? range : `${ports[i]!.name}=${range}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+function assertAcceptedPorts(ports: readonly WatchedPort[]): void {
+  for (let i = 0; i < ports.length; i++) {
+    const { port, name } = ports[i]!;
+    assert.ok(Number.isInteger(port) && port >= 1 && port <= 65535, `port ${port}`);
+    if (i > 0) assert.ok(port > ports[i - 1]!.port, 'sorted, each port once');
+    if (name !== undefined) assert.match(name, /^[A-Za-z0-9_.-]{1,64}$/);
+  }
+  assert.deepStrictEqual(parsePortList(formatPortList(ports), 'V'), ports, 'round trip');
+}
+
+function assertWellFormedConfigError(error: unknown, env: Readonly<Record<string, string>>): void {
+  if (!(error instanceof ConfigError)) throw new Error(`escaped: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  assert.ok(Object.hasOwn(env, error.variable), `names ${error.variable}, which was not set`);
+  assert.ok(env[error.variable]!.includes(error.token) || error.token === env[error.variable]!.trim(), `token ${JSON.stringify(error.token)} is not from the value`);
+  assert.ok(error.message.startsWith(`${error.variable}: ${JSON.stringify(error.token)}: `), error.message);
+  assert.ok(!error.message.includes('\n'), error.message);
+}
+
+const PORT_LIST_CHARS = fc.constantFrom(...'0123456789,,,--==  ab_.'.split(''), '\t', '\n', '\0', '"', 'é', '\u{1F600}', '65535', '65536', '0', '99999999999999999999');
+
+describe('configuration parser, properties', () => {
+  it('parsePortList: every valid list is accepted as written, in range, sorted, and round-trips', async (t) => {
+    await holds(
+      t,
+      fc.property(validPortList, ({ entries, text }) => {
+        const ports = parsePortList(text, 'UDP_LISTENER_PORTS');
+        const expected = entries.flatMap((e) => Array.from({ length: e.high - e.low + 1 }, (_, k) => (e.name === undefined ? { port: e.low + k } : { port: e.low + k, name: e.name })));
+        assert.deepStrictEqual(ports, expected.sort((a, b) => a.port - b.port));
+        assertAcceptedPorts(ports);
+      }),
+      300,
+    );
+  });
+
+  it('parsePortList: any text is accepted consistently or refused naming the variable and the token', async (t) => {
+    await holds(
+      t,
+      fc.property(fc.array(PORT_LIST_CHARS, { maxLength: 30 }).map((parts) => parts.join('')), (text) => {
+        let ports: WatchedPort[];
+        try {
+          ports = parsePortList(text, 'UDP_LISTENER_PORTS');
+        } catch (error) {
+          assertWellFormedConfigError(error, { UDP_LISTENER_PORTS: text });
+          return;
+        }
+        assertAcceptedPorts(ports);
+      }),
+      1000,
+    );
+  });
+
+  const variableNames = fc.constantFrom(...CONFIG_VARIABLES, 'UDP_LISTENER_PORT', 'UDP_LISTENER_TIMEOUT', 'PATH', 'OTEL_SERVICE_NAME');
+  const values = fc.oneof(
+    fc.string({ maxLength: 12 }),
+    fc.constantFrom('', ' ', '0', '1', '65535', '65536', '500ms', '5s', '1m', '2m', '9ms', 'debug', 'ALL', '/', '/proc', `${REAL}`, '127.0.0.1', 'syslog=514', '1-65535'),
+  );
+
+  it('loadConfig: any environment gives a consistent Config or one ConfigError naming a set variable and its token', async (t) => {
+    await holds(
+      t,
+      fc.property(fc.dictionary(variableNames, values, { maxKeys: 6 }), (env) => {
+        let config: Config;
+        try {
+          config = loadConfig(env);
+        } catch (error) {
+          assertWellFormedConfigError(error, env);
+          return;
+        }
+        assertAcceptedPorts(config.ports);
+        assert.ok(config.discoveryLimit >= 1 && config.discoveryLimit <= 65535);
+        assert.ok(config.collectionTimeoutMs >= 10 && config.collectionTimeoutMs <= 60_000);
+        assert.ok(config.prometheus.port >= 0 && config.prometheus.port <= 65535);
+        assert.ok(['none', 'error', 'warn', 'info', 'debug'].includes(config.logLevel));
+      }),
+      600,
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Label safety
+
+describe('label safety, properties', () => {
+  const tools = { promtool: findTool('promtool'), python: pythonParserAvailable() };
+  const requireParsers = (t: TestContext): boolean => {
+    if (tools.promtool !== undefined && tools.python) return true;
+    if (process.env.CI === 'true') throw new Error(`CI needs promtool (prometheus) and ${DEBIAN_PYTHON} with python3-prometheus-client`);
+    t.diagnostic(`promtool: ${tools.promtool ?? 'missing'}, prometheus_client: ${tools.python ? 'present' : 'missing'}; checking with what is installed`);
+    return false;
+  };
+
+  const hostileString = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 24 }),
+    fc.string({ unit: fc.constantFrom('"', '\\', '\n', '\r', '\t', '\0', '{', '}', '=', ',', ' ', '#', 'a', 'é', '\u2028', '\ud800'), maxLength: 16 }),
+    fc.uint8Array({ maxLength: 15 }).map((bytes) => Buffer.from(bytes).toString('latin1')),
+  );
+
+  it('any label value comes back intact through the serializer, promtool and prometheus_client', async (t) => {
+    requireParsers(t);
+    const labels = fc.constantFrom(ATTR_LISTENER_NAME, ATTR_FILE_PATH, ATTR_ERROR_TYPE, 'process.executable.name');
+    await holds(
+      t,
+      fc.asyncProperty(fc.array(fc.tuple(labels, hostileString), { minLength: 1, maxLength: 24 }), async (pairs) => {
+        await checkLabelValues(pairs, tools);
+      }),
+      40,
+    );
+  });
+
+  it('any port list the configuration accepts gives a page promtool and prometheus_client read, names intact', async (t) => {
+    requireParsers(t);
+    await holds(
+      t,
+      fc.asyncProperty(validPortList, async ({ text }) => {
+        const ports = parsePortList(text, 'UDP_LISTENER_PORTS');
+        fc.pre(ports.length <= 2000);
+        const service = await startService({ UDP_LISTENER_PORTS: text, HOST_PROC: REAL });
+        try {
+          const page = await (await fetch(`${service.baseUrl}/metrics`)).text();
+          if (tools.promtool !== undefined) assert.equal(execFileSync(tools.promtool, ['check', 'metrics'], { input: page, encoding: 'utf8' }).trim(), '');
+          if (tools.python) execFileSync(DEBIAN_PYTHON, ['-c', 'import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\nfor f in p(sys.stdin.read()): list(f.samples)'], { input: page });
+          const up = parseExposition(page).samples.filter((s) => s.name === 'udp_listener_up');
+          assert.deepStrictEqual(
+            up.map((s) => ({ port: Number(s.labels[ATTR_PORT.replace(/\./g, '_')]), name: s.labels[ATTR_LISTENER_NAME.replace(/\./g, '_')] })),
+            ports.map((p) => ({ port: p.port, name: p.name })),
+          );
+        } finally {
+          await service.stop();
+        }
+      }),
+      4,
+    );
+  });
+});
+
+describe('property totals', () => {
+  it('prints how many inputs the properties above tried', (t) => {
+    t.diagnostic(`fast-check totals: ${totals.properties} properties, ${totals.runs} runs, ${totals.tried} inputs tried`);
+    assert.ok(totals.runs > 0);
+  });
+});

@@ -1,0 +1,28 @@
+/**
+ * Tests that must be root (network namespaces, running the service as another user with chosen
+ * capabilities). Locally without root they skip with a notice; in CI (CI=true) they fail,
+ * because CI runs them as root.
+ */
+import type { TestContext } from 'node:test';
+
+export function requireRoot(t: TestContext, why: string): boolean {
+  if (process.getuid?.() === 0) return true;
+  if (process.env.CI === 'true') throw new Error(`${why} needs root, and CI must run it`);
+  t.skip(`not root: ${why} skipped locally, required in CI`);
+  return false;
+}
+
+/** The uid/gid of nobody on Debian. */
+export const NOBODY = 65534;
+
+/** Runs a command as nobody with exactly these capabilities (setpriv, from util-linux). */
+export function asNobody(capabilities: readonly string[]): string[] {
+  const caps = capabilities.map((c) => `+${c}`).join(',');
+  return [
+    'setpriv',
+    `--reuid=${NOBODY}`,
+    `--regid=${NOBODY}`,
+    '--clear-groups',
+    ...(caps === '' ? [] : [`--inh-caps=${caps}`, `--ambient-caps=${caps}`]),
+  ];
+}
