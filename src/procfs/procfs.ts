@@ -52,16 +52,30 @@ export class ProcFs {
    * or device planted under the root fails at once instead of blocking a thread. A read that
    * cannot finish within the deadline (a hung mount) is abandoned, and no new read of the same
    * file is started while it is still stuck: Node has only four threads for file I/O and each
-   * stuck read holds one.
+   * stuck read holds one. A file on procfs itself, which cannot hang that way, is read with
+   * synchronous calls instead (see readOnProcfs).
    */
   async read(file: string, options: ReadOptions): Promise<Buffer> {
     if (this.stuckReads.has(file)) {
       throw new ProcReadError(file, 'still_stuck', 'an earlier read has not returned yet; not starting another');
     }
-    if (this.onProcfs.get(file) ?? (await this.checkOnProcfs(file))) {
-      return this.readOnProcfs(file, performance.now() + options.deadlineMs);
-    }
-    const reading = this.readWhole(file);
+    const deadline = performance.now() + options.deadlineMs;
+    const onProcfs = this.onProcfs.get(file);
+    if (onProcfs === true) return this.readOnProcfs(file, deadline);
+    // Until statfs has answered, that answer is awaited under the deadline too: on a hung
+    // mount statfs hangs like read does.
+    const reading =
+      onProcfs === false
+        ? this.readWhole(file)
+        : this.checkOnProcfs(file).then((procfs) => (procfs ? this.readOnProcfs(file, deadline) : this.readWhole(file)));
+    return this.withDeadline(file, reading, options.deadlineMs);
+  }
+
+  /**
+   * Abandons `reading` after `deadlineMs`, and marks the file stuck until it settles, so that
+   * no new read of it is started on top of one still blocked in the kernel.
+   */
+  private async withDeadline(file: string, reading: Promise<Buffer>, deadlineMs: number): Promise<Buffer> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -70,8 +84,8 @@ export class ProcFs {
           () => this.stuckReads.delete(file),
           () => this.stuckReads.delete(file),
         );
-        reject(new ProcReadError(file, 'timeout', `read did not finish within ${options.deadlineMs} ms`));
-      }, options.deadlineMs);
+        reject(new ProcReadError(file, 'timeout', `read did not finish within ${deadlineMs} ms`));
+      }, deadlineMs);
       timer.unref();
     });
     try {
@@ -114,8 +128,8 @@ export class ProcFs {
   }
 
   /**
-   * Asks statfs(2) once per file, asynchronously (a dead network mount can hang even statfs).
-   * A failure (the file is missing) is not remembered: the ordinary path then reports it.
+   * Asks statfs(2) once per file, through the thread pool since a dead mount can hang it. A
+   * failure (the file is missing) is not remembered: the ordinary path then reports it.
    */
   private async checkOnProcfs(file: string): Promise<boolean> {
     try {
