@@ -19,6 +19,11 @@ const READ_HEADROOM_BYTES = 64 * 1024;
 const PROC_SUPER_MAGIC = 0x9fa0;
 /** A read of a procfs file blocks the event loop for at most about this long at a time. */
 const PROCFS_SLICE_MS = 5;
+/**
+ * What ProcFs remembers per file (its last size, whether it is on procfs) is forgotten past
+ * this many files: per-process files such as <pid>/comm come and go with their processes.
+ */
+const MAX_REMEMBERED_FILES = 4096;
 
 export interface ReadOptions {
   /** Give up waiting after this many milliseconds; the read itself cannot be cancelled. */
@@ -134,7 +139,7 @@ export class ProcFs {
   private async checkOnProcfs(file: string): Promise<boolean> {
     try {
       const onProcfs = (await statfs(file)).type === PROC_SUPER_MAGIC;
-      this.onProcfs.set(file, onProcfs);
+      remember(this.onProcfs, file, onProcfs);
       return onProcfs;
     } catch {
       return false;
@@ -182,7 +187,7 @@ export class ProcFs {
           }
         }
       }
-      this.lastSizes.set(file, length);
+      remember(this.lastSizes, file, length);
       bytes = buffer.subarray(0, length);
     } catch (error) {
       throw toProcReadError(file, error);
@@ -213,7 +218,7 @@ export class ProcFs {
         if (bytesRead === 0) break;
         length += bytesRead;
       }
-      this.lastSizes.set(file, length);
+      remember(this.lastSizes, file, length);
       return buffer.subarray(0, length);
     } catch (error) {
       throw toProcReadError(file, error);
@@ -230,4 +235,9 @@ function grow(file: string, buffer: Buffer, length: number): Buffer {
   const grown = Buffer.allocUnsafe(Math.min(buffer.length * 2, MAX_FILE_BYTES));
   buffer.copy(grown, 0, 0, length);
   return grown;
+}
+
+function remember<V>(memory: Map<string, V>, file: string, value: V): void {
+  if (memory.size >= MAX_REMEMBERED_FILES && !memory.has(file)) memory.clear();
+  memory.set(file, value);
 }
