@@ -114,7 +114,7 @@ export function sizeBlock(r: SizeResult, goals: readonly Goal[]): string {
   timed('service read path: ProcFs.read, both files', r.floor.serviceReadPath.wallMs, x(r.floor.serviceReadPath.ratioToFloor), `CPU ${ms(r.floor.serviceReadPath.cpuMs.median)} ms`);
   const scrape = (label: string, f: SizeResult['scrapes']['configured'] | null): void => {
     if (f === null) return;
-    timed(label, f.wallMs, x(f.ratioToFloor), `CPU ${ms(f.cpuMsPerScrape)} ms/scrape (${x(f.cpuRatioToFloor)} floor CPU), ${count(f.pageBytes)} B page`);
+    timed(label, f.wallMs, x(f.ratioToFloor), `CPU ${ms(f.cpuMsPerScrape)} ms/scrape (${x(f.cpuRatioToFloor)} floor CPU), ${count(f.pageBytes)} B page, ${count(f.wireBytes)} B sent`);
   };
   scrape(`GET /metrics, configured (${r.configuredPorts.count} ports, ${r.configuredPorts.listening} listening)`, r.scrapes.configured);
   scrape('GET /metrics, discovery (limit 100)', r.scrapes.discovery);

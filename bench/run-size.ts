@@ -47,6 +47,8 @@ export interface ScrapeFigure {
   readonly cpuMsPerScrape: number;
   readonly cpuRatioToFloor: number;
   readonly pageBytes: number;
+  /** The page as sent: gzipped when the server compresses (Prometheus asks it to). */
+  readonly wireBytes: number;
 }
 
 export interface BreakdownFigure {
@@ -167,7 +169,7 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
     // Timed rounds: every measurement once per round, in an order that rotates, so drifting
     // background load falls on all of them alike.
     const samples = new Samples();
-    const pageBytes = new Map<string, number>();
+    const pageBytes = new Map<string, { page: number; wire: number }>();
     const readService = serviceReader('/proc');
     const floorStep = (name: string, read: (files: TableFiles) => Promise<number>) => async (record: boolean) => {
       const cpu = process.cpuUsage();
@@ -184,9 +186,9 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
       floorStep('floor', readFileSequential),
       floorStep('service read', readService),
       ...targets.map((t) => async (record: boolean) => {
-        const { ms, body } = await t.scraper.scrape();
+        const { ms, body, wireBytes } = await t.scraper.scrape();
         if (record) samples.add(`http ${t.name}`, ms);
-        pageBytes.set(t.name, Buffer.byteLength(body));
+        pageBytes.set(t.name, { page: Buffer.byteLength(body), wire: wireBytes });
       }),
       ...(['configured', 'discovery'] as const).map((mode) => async (record: boolean) => {
         const phases = await pipelines[mode].render();
@@ -220,7 +222,8 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
         ratioToServiceRead: wallMs.median / serviceRead.median,
         cpuMsPerScrape: cpu,
         cpuRatioToFloor: cpu / floorCpu.median,
-        pageBytes: pageBytes.get(name)!,
+        pageBytes: pageBytes.get(name)!.page,
+        wireBytes: pageBytes.get(name)!.wire,
       };
     };
     log('HTTP round trips: GET / of each service');
