@@ -17,9 +17,9 @@ import { createTelemetryPipeline, type TelemetryPipeline } from '../src/telemetr
 import type { PrometheusEndpoint } from '../src/telemetry/prometheus.js';
 
 export interface Phases {
-  /** From the first procfs read starting to the last one ending. */
+  /** Time during which at least one ProcFs.read was in flight (reads overlap). */
   readonly readMs: number;
-  /** The snapshot beyond the reads: parsing both tables, aggregating by port. */
+  /** The snapshot beyond the reads: parsing, aggregating by port, finding owners (cached). */
   readonly parseAndAggregateMs: number;
   /** reader.collect() beyond the snapshot: the batch callback, pruning, the SDK's storage. */
   readonly sdkCollectMs: number;
@@ -83,7 +83,7 @@ export class InProcessPipeline {
     const started = performance.now();
     const page = await this.endpoint.render();
     const renderMs = performance.now() - started;
-    const readMs = Math.max(...this.readSpans.map(([, end]) => end)) - Math.min(...this.readSpans.map(([begin]) => begin));
+    const readMs = unionLength(this.readSpans);
     return {
       readMs,
       parseAndAggregateMs: this.takeMs - readMs,
@@ -97,4 +97,16 @@ export class InProcessPipeline {
   async shutdown(): Promise<void> {
     await this.telemetry.shutdown(1000);
   }
+}
+
+/** Total length covered by the intervals, overlaps counted once. */
+function unionLength(spans: readonly [number, number][]): number {
+  let total = 0;
+  let coveredTo = -Infinity;
+  for (const [begin, end] of [...spans].sort((a, b) => a[0] - b[0])) {
+    if (end <= coveredTo) continue;
+    total += end - Math.max(begin, coveredTo);
+    coveredTo = end;
+  }
+  return total;
 }

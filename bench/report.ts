@@ -141,7 +141,7 @@ export function sizeBlock(r: SizeResult, goals: readonly Goal[]): string {
   for (const mode of ['configured', 'discovery'] as const) {
     const b = r.breakdown[mode];
     out.push(
-      `  breakdown, ${mode} (medians, ms): read ${ms(b.readMs)} | parse+aggregate ${ms(b.parseAndAggregateMs)} | SDK collect ${ms(b.sdkCollectMs)} | ` +
+      `  breakdown, ${mode} (medians, ms): read ${ms(b.readMs)} | parse, aggregate, owners ${ms(b.parseAndAggregateMs)} | SDK collect ${ms(b.sdkCollectMs)} | ` +
         `sort+serialize ${ms(b.serializeMs)} | HTTP round trip ${ms(b.httpRoundTripMs)} | unaccounted ${ms(b.unaccountedMs)}`,
     );
   }
