@@ -28,11 +28,13 @@ export interface StartOptions {
   /** Another copy of dist/src/main.js, e.g. laid out as an install or an image would. */
   readonly mainScript?: string;
   readonly startupTimeoutMs?: number;
+  /** Flags on node's command line before the script, e.g. V8 flags the benchmark compares. */
+  readonly nodeArgs?: readonly string[];
 }
 
 export async function startService(env: Record<string, string>, options: StartOptions = {}): Promise<ServiceProcess> {
   const startupTimeoutMs = options.startupTimeoutMs ?? 15_000;
-  const [command, ...args] = [...(options.prefix ?? []), process.execPath, '--enable-source-maps', options.mainScript ?? MAIN_JS];
+  const [command, ...args] = [...(options.prefix ?? []), process.execPath, '--enable-source-maps', ...(options.nodeArgs ?? []), options.mainScript ?? MAIN_JS];
   const child = spawn(command!, args, {
     env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

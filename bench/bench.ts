@@ -1,0 +1,184 @@
+/**
+ * `npm run bench`: how much a scrape costs next to simply reading /proc/net/udp and udp6,
+ * at 100, 1,000 and 10,000 real sockets, with every figure a median of many rounds, its p90,
+ * and a ratio to the raw floor measured in the same run. Prints a table with PASS/MISS per
+ * goal of issue 7 and writes every figure as JSON (.bench/results.json by default).
+ *
+ *   npm run bench -- --sizes 100,1000 --idle 10s     a quick run
+ *   npm run bench -- --help
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { findNodeExporter } from './node-exporter.js';
+import { clockTicksPerSecond } from './process-stats.js';
+import { evaluateGoals, sizeBlock, summaryTable, type Goal } from './report.js';
+import { runSize, type SizeResult } from './run-size.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const USAGE = `Usage: npm run bench -- [options]
+
+  --sizes LIST            socket counts to measure (default 100,1000,10000)
+  --reps N|auto           timed rounds per size (default auto: 200 below 5,000 sockets, 50 from there)
+  --warmup N              untimed rounds first (default 5)
+  --ports N               configured ports of the configured-mode service (default 100)
+  --concurrency N         simultaneous scrapes per burst (default 20)
+  --bursts N              bursts per mode (default 5)
+  --idle DURATION         idle CPU window (default 60s)
+  --idle-interval DURATION  scrape interval inside it (default 15s)
+  --idle-settle DURATION  quiet time before the idle window (default 10s)
+  --rss-scrapes N         scrapes served before RSS is read (default 1000)
+  --parser-reps N         parser micro-benchmark rounds (default: as --reps)
+  --node-exporter auto|none|PATH  reference line from node_exporter (default auto: if installed)
+  --service-node-args=ARGS node flags for the service processes, e.g. --service-node-args=--optimize-for-size
+  --out FILE              JSON results (default .bench/results.json)
+
+Durations: 500ms, 10s, 1m.`;
+
+interface Options {
+  readonly sizes: number[];
+  readonly reps: number | 'auto';
+  readonly warmup: number;
+  readonly ports: number;
+  readonly concurrency: number;
+  readonly bursts: number;
+  readonly idleMs: number;
+  readonly idleIntervalMs: number;
+  readonly idleSettleMs: number;
+  readonly rssScrapes: number;
+  readonly parserReps: number | undefined;
+  readonly nodeExporter: string;
+  readonly serviceNodeArgs: string[];
+  readonly out: string;
+}
+
+class UsageError extends Error {}
+
+function parseOptions(argv: string[]): Options | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      sizes: { type: 'string', default: '100,1000,10000' },
+      reps: { type: 'string', default: 'auto' },
+      warmup: { type: 'string', default: '5' },
+      ports: { type: 'string', default: '100' },
+      concurrency: { type: 'string', default: '20' },
+      bursts: { type: 'string', default: '5' },
+      idle: { type: 'string', default: '60s' },
+      'idle-interval': { type: 'string', default: '15s' },
+      'idle-settle': { type: 'string', default: '10s' },
+      'rss-scrapes': { type: 'string', default: '1000' },
+      'parser-reps': { type: 'string' },
+      'node-exporter': { type: 'string', default: 'auto' },
+      'service-node-args': { type: 'string', default: '' },
+      out: { type: 'string', default: path.join(REPO_ROOT, '.bench', 'results.json') },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return undefined;
+  return {
+    sizes: values.sizes.split(',').map((size) => count('--sizes', size, 1)),
+    reps: values.reps === 'auto' ? 'auto' : count('--reps', values.reps, 1),
+    warmup: count('--warmup', values.warmup, 0),
+    ports: count('--ports', values.ports, 1),
+    concurrency: count('--concurrency', values.concurrency, 1),
+    bursts: count('--bursts', values.bursts, 1),
+    idleMs: duration('--idle', values.idle),
+    idleIntervalMs: duration('--idle-interval', values['idle-interval']),
+    idleSettleMs: duration('--idle-settle', values['idle-settle'], 0),
+    rssScrapes: count('--rss-scrapes', values['rss-scrapes'], 1),
+    parserReps: values['parser-reps'] === undefined ? undefined : count('--parser-reps', values['parser-reps'], 1),
+    nodeExporter: values['node-exporter'],
+    serviceNodeArgs: values['service-node-args'].split(' ').filter((arg) => arg !== ''),
+    out: path.resolve(values.out),
+  };
+}
+
+function count(option: string, value: string, min: number): number {
+  const n = Number(value.replaceAll('_', ''));
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${option}: expected a whole number >= ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function duration(option: string, value: string, min = 1): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value);
+  if (match === null) throw new UsageError(`${option}: expected a duration such as 500ms, 10s or 1m, got ${JSON.stringify(value)}`);
+  const ms = Number(match[1]) * { ms: 1, s: 1000, m: 60_000 }[match[2] as 'ms' | 's' | 'm'];
+  if (ms < min) throw new UsageError(`${option}: must be at least ${min} ms`);
+  return ms;
+}
+
+function autoReps(sockets: number): number {
+  return sockets < 5000 ? 200 : 50;
+}
+
+async function main(): Promise<void> {
+  let options: Options | undefined;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`bench: ${(error as Error).message}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (options === undefined) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const nodeExporter = findNodeExporter(options.nodeExporter);
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    kernel: release(),
+    node: process.version,
+    loadAverageAtStart: loadavg(),
+  };
+  const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
+  log(`${machine.cpus} CPUs (${machine.cpuModel}), Linux ${machine.kernel}, Node ${machine.node}; node_exporter: ${nodeExporter ?? 'not used'}`);
+  const startedAt = new Date().toISOString();
+  const results: (SizeResult & { goals: Goal[] })[] = [];
+  const ticks = clockTicksPerSecond();
+  for (const sockets of options.sizes) {
+    const reps = options.reps === 'auto' ? autoReps(sockets) : options.reps;
+    const result = await runSize(sockets, {
+      reps,
+      warmupRounds: options.warmup,
+      configuredPorts: options.ports,
+      concurrency: options.concurrency,
+      bursts: options.bursts,
+      idleMs: options.idleMs,
+      idleIntervalMs: options.idleIntervalMs,
+      idleSettleMs: options.idleSettleMs,
+      rssScrapes: options.rssScrapes,
+      parserReps: options.parserReps ?? reps,
+      nodeExporter,
+      serviceNodeArgs: options.serviceNodeArgs,
+      clockTicksPerSecond: ticks,
+      log,
+    });
+    const goals = evaluateGoals(result);
+    results.push({ ...result, goals });
+    process.stdout.write(`\n${sizeBlock(result, goals)}\n`);
+  }
+  const report = {
+    schema: 1,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: { ...machine, loadAverageAtEnd: loadavg(), clockTicksPerSecond: ticks },
+    options,
+    floorDefinition: 'fs.promises.readFile of udp, then of udp6, in the benchmark process, no parsing; every ratio is to its median',
+    goalsApplyFromSockets: 10_000,
+    sizes: results,
+  };
+  mkdirSync(path.dirname(options.out), { recursive: true });
+  writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`\n${summaryTable(results)}\n\nwrote ${options.out}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

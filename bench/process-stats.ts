@@ -1,0 +1,52 @@
+/** CPU time and memory of another process, from /proc/<pid>/stat and /proc/<pid>/status. */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/** Clock ticks per second of utime/stime (USER_HZ); 100 on every common Linux build. */
+export function clockTicksPerSecond(): number {
+  try {
+    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    if (Number.isInteger(ticks) && ticks > 0) return ticks;
+  } catch {
+    // getconf missing: USER_HZ is 100 on every architecture Node runs on.
+  }
+  return 100;
+}
+
+/** utime + stime of a process in clock ticks (the process's own threads, not its children). */
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  // comm (field 2) is in parentheses and may contain anything; the rest follows the last ")".
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+export interface Memory {
+  /** Resident set size now, in MiB. */
+  readonly vmRssMiB: number;
+  /** Peak resident set size, in MiB. */
+  readonly vmHwmMiB: number;
+}
+
+export function memoryOf(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  const kib = (name: string): number => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status);
+    if (match === null) throw new Error(`/proc/${pid}/status has no ${name}`);
+    return Number(match[1]);
+  };
+  return { vmRssMiB: kib('VmRSS') / 1024, vmHwmMiB: kib('VmHWM') / 1024 };
+}
+
+export interface MachineTicks {
+  readonly busy: number;
+  readonly total: number;
+}
+
+/** Busy and total clock ticks of all CPUs since boot, from the first line of /proc/stat. */
+export function machineTicks(): MachineTicks {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const busy = user! + nice! + system! + irq! + softirq! + (steal ?? 0);
+  return { busy, total: busy + idle! + iowait! };
+}

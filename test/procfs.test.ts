@@ -1,0 +1,61 @@
+/**
+ * ProcFs reads files on the live procfs with synchronous read() calls in slices, and files
+ * anywhere else through the thread pool. The fixture trees of the other tests cover the
+ * second path; these cover the first, against the real kernel.
+ */
+import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
+import { existsSync, readFileSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { after, before, describe, it } from 'node:test';
+import { parseNetUdp } from '../src/procfs/net-udp.js';
+import { ProcFs } from '../src/procfs/procfs.js';
+
+const OPTIONS = { deadlineMs: 5000 };
+
+describe('ProcFs on the live procfs', () => {
+  const procfs = new ProcFs('/proc');
+  const sockets: Socket[] = [];
+
+  before(async () => {
+    // 300 sockets print about 38 KB: a few dozen kernel pages, each a read() of its own.
+    for (let i = 0; i < 300; i++) {
+      const socket = createSocket('udp4');
+      await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+      sockets.push(socket);
+    }
+  });
+  after(() => sockets.forEach((socket) => socket.close()));
+
+  it('reads a socket table across many pages, whole lines only', async () => {
+    // The table is read a page at a time, and other processes' sockets come and go between
+    // reads: a socket can be skipped or printed twice (the kernel restarts from a position),
+    // so a single read proves nothing about one socket. Lines are never torn, though: every
+    // read must parse, and each of the test's sockets must turn up within a few reads.
+    const file = procfs.path('self', 'net', 'udp');
+    const seen = new Set<number>();
+    for (let read = 0; read < 5; read++) {
+      const table = parseNetUdp(await procfs.read(file, OPTIONS), { file, family: 'ipv4', byteOrder: endianness() });
+      for (const socket of table) seen.add(socket.localPort);
+    }
+    for (const socket of sockets) assert.ok(seen.has(socket.address().port), `port ${socket.address().port} in none of 5 reads`);
+  });
+
+  it('grows its buffer for a file larger than any seen before', { skip: !existsSync('/proc/kallsyms') && 'no /proc/kallsyms' }, async () => {
+    // Megabytes on any kernel, and stable while the test runs.
+    const bytes = await new ProcFs('/proc').read('/proc/kallsyms', OPTIONS);
+    assert.ok(bytes.length > 256 * 1024, `only ${bytes.length} bytes`);
+    assert.equal(bytes.length, readFileSync('/proc/kallsyms').length);
+  });
+
+  it('still reports a missing file as ENOENT', async () => {
+    await assert.rejects(procfs.read(procfs.path('self', 'net', 'no-such-table'), OPTIONS), { failure: 'ENOENT' });
+  });
+
+  it('gives up on a read that outlives its deadline', { skip: !existsSync('/proc/kallsyms') && 'no /proc/kallsyms' }, async () => {
+    // The deadline is checked between slices of about 5 ms; printing kallsyms takes far longer.
+    const procfsWithSize = new ProcFs('/proc');
+    await procfsWithSize.read('/proc/kallsyms', OPTIONS);
+    await assert.rejects(procfsWithSize.read('/proc/kallsyms', { deadlineMs: 0 }), { failure: 'timeout' });
+  });
+});
