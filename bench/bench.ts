@@ -12,6 +12,7 @@ import { cpus, loadavg, release } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { productionNodeFlags } from '../test/support/paths.js';
 import { findNodeExporter } from './node-exporter.js';
 import { clockTicksPerSecond } from './process-stats.js';
 import { evaluateGoals, sizeBlock, summaryTable, type Goal } from './report.js';
@@ -33,7 +34,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --rss-scrapes N         scrapes served before RSS is read (default 1000)
   --parser-reps N         parser micro-benchmark rounds (default: as --reps)
   --node-exporter auto|none|PATH  reference line from node_exporter (default auto: if installed)
-  --service-node-args=ARGS node flags for the service processes, e.g. --service-node-args=--optimize-for-size
+  --service-node-args=ARGS node flags for the service processes (default: those of npm start)
   --out FILE              JSON results (default .bench/results.json)
 
 Durations: 500ms, 10s, 1m.`;
@@ -73,7 +74,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'rss-scrapes': { type: 'string', default: '1000' },
       'parser-reps': { type: 'string' },
       'node-exporter': { type: 'string', default: 'auto' },
-      'service-node-args': { type: 'string', default: '' },
+      'service-node-args': { type: 'string', default: productionNodeFlags().join(' ') },
       out: { type: 'string', default: path.join(REPO_ROOT, '.bench', 'results.json') },
       help: { type: 'boolean', default: false },
     },

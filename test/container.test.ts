@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { scrape, valueOf } from './support/exposition.js';
-import { REPO_ROOT } from './support/paths.js';
+import { productionNodeFlags, REPO_ROOT } from './support/paths.js';
 import { startService } from './support/service.js';
 
 const containerfile = readFileSync(`${REPO_ROOT}otel/container/Containerfile`, 'utf8');
@@ -46,5 +46,15 @@ describe('otel/container/Containerfile', () => {
     } finally {
       rmSync(image, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the production command line', () => {
+  it('the systemd unit and the image start node with the flags of npm start', () => {
+    const flags = productionNodeFlags();
+    assert.ok(flags.includes('--optimize-for-size'), 'the memory flag the README figures were measured with');
+    const unit = readFileSync(`${REPO_ROOT}otel/systemd/udp-listener-exporter.service`, 'utf8');
+    assert.match(unit, new RegExp(`^ExecStart=/usr/bin/node ${flags.join(' ')} /opt/udp-listener-exporter/dist/src/main\\.js$`, 'm'));
+    assert.deepEqual(JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(containerfile)![1]!), ['node', ...flags, 'dist/src/main.js']);
   });
 });

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { MAIN_JS, REPO_ROOT } from './support/paths.js';
+import { MAIN_JS, productionNodeFlags, REPO_ROOT } from './support/paths.js';
 import { requireTool } from './support/tools.js';
 
 const UNIT_NAME = 'udp-listener-exporter.service';
@@ -43,10 +43,10 @@ function quoted(file: string): string {
  * their place; everything else is the shipped text.
  */
 function unitForThisMachine(): string {
-  const shipped = `ExecStart=${INSTALLED_NODE} --enable-source-maps ${INSTALLED_MAIN}\n`;
+  const shipped = `ExecStart=${INSTALLED_NODE} ${productionNodeFlags().join(' ')} ${INSTALLED_MAIN}\n`;
   assert.equal(UNIT.split(shipped).length, 2, `the unit should contain ${JSON.stringify(shipped)} exactly once`);
   assert.ok(existsSync(MAIN_JS), MAIN_JS);
-  return UNIT.replace(shipped, `ExecStart=${quoted(process.execPath)} --enable-source-maps ${quoted(MAIN_JS)}\n`);
+  return UNIT.replace(shipped, `ExecStart=${quoted(process.execPath)} ${productionNodeFlags().join(' ')} ${quoted(MAIN_JS)}\n`);
 }
 
 function run(tool: string, args: readonly string[]): { status: number | null; output: string; stdout: string } {
@@ -62,7 +62,7 @@ describe('the systemd unit', () => {
   after(() => rmSync(directory, { recursive: true, force: true }));
 
   it('runs node on the installed dist/src/main.js, with the optional environment file', () => {
-    assert.deepEqual(service.get('ExecStart'), [`${INSTALLED_NODE} --enable-source-maps ${INSTALLED_MAIN}`]);
+    assert.deepEqual(service.get('ExecStart'), [`${INSTALLED_NODE} ${productionNodeFlags().join(' ')} ${INSTALLED_MAIN}`]);
     assert.deepEqual(service.get('EnvironmentFile'), ['-/etc/default/udp-listener-exporter']);
     assert.deepEqual(service.get('Restart'), ['on-failure']);
   });

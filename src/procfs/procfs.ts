@@ -12,9 +12,13 @@ import { ProcReadError, toProcReadError } from './errors.js';
 
 /** /proc/net/udp with 100,000 sockets is about 13 MB; anything far larger is not procfs. */
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
-const INITIAL_READ_BYTES = 64 * 1024;
-/** Extra room over the last size seen, so the buffer is allocated once per read. */
-const READ_HEADROOM_BYTES = 64 * 1024;
+/** Most procfs files fit one page; a socket table grows its buffer once and is then remembered. */
+const INITIAL_READ_BYTES = 4096;
+/**
+ * Files at least this large keep their buffer from one read to the next: at 10,000 sockets the
+ * tables are over a megabyte each, and a fresh one per scrape only feeds the allocator.
+ */
+const REUSE_BUFFER_BYTES = 256 * 1024;
 /** statfs(2) f_type of procfs (linux/magic.h). */
 const PROC_SUPER_MAGIC = 0x9fa0;
 /** A read of a procfs file blocks the event loop for at most about this long at a time. */
@@ -35,6 +39,8 @@ export class ProcFs {
   /** Reads that passed their deadline and have not settled yet, by absolute path. */
   private readonly stuckReads = new Set<string>();
   private readonly lastSizes = new Map<string, number>();
+  /** Buffers kept for large files between reads (see REUSE_BUFFER_BYTES). */
+  private readonly keptBuffers = new Map<string, Buffer>();
   /** Whether each file lives on procfs (then read with synchronous calls, see readOnProcfs). */
   private readonly onProcfs = new Map<string, boolean>();
 
@@ -59,6 +65,9 @@ export class ProcFs {
    * file is started while it is still stuck: Node has only four threads for file I/O and each
    * stuck read holds one. A file on procfs itself, which cannot hang that way, is read with
    * synchronous calls instead (see readOnProcfs).
+   *
+   * The bytes are valid until the next read of the same file: a large file on procfs is read
+   * into the same buffer every time. Every caller parses them before it reads the file again.
    */
   async read(file: string, options: ReadOptions): Promise<Buffer> {
     if (this.stuckReads.has(file)) {
@@ -171,7 +180,7 @@ export class ProcFs {
       if (!fstatSync(fd).isFile()) {
         throw new ProcReadError(file, 'not_regular_file', 'not a regular file');
       }
-      let buffer: Buffer = Buffer.allocUnsafe((this.lastSizes.get(file) ?? INITIAL_READ_BYTES) + READ_HEADROOM_BYTES);
+      let buffer = this.bufferFor(file, true);
       let length = 0;
       let sliceStart = performance.now();
       for (;;) {
@@ -188,6 +197,8 @@ export class ProcFs {
         }
       }
       remember(this.lastSizes, file, length);
+      if (length >= REUSE_BUFFER_BYTES) remember(this.keptBuffers, file, buffer);
+      else this.keptBuffers.delete(file);
       bytes = buffer.subarray(0, length);
     } catch (error) {
       throw toProcReadError(file, error);
@@ -196,6 +207,18 @@ export class ProcFs {
     }
     await yieldToEventLoop();
     return bytes;
+  }
+
+  /**
+   * A buffer for reading the file whole in one go: the kept one of a large file if it still has
+   * room to spare, or a new one of the last size seen plus an eighth (a table that grew a little
+   * still fits), or one page for a file not read before.
+   */
+  private bufferFor(file: string, reuse: boolean): Buffer {
+    const last = this.lastSizes.get(file);
+    const wanted = last === undefined ? INITIAL_READ_BYTES : last + Math.max(INITIAL_READ_BYTES, last >>> 3);
+    const kept = reuse ? this.keptBuffers.get(file) : undefined;
+    return kept !== undefined && kept.length >= wanted ? kept : Buffer.allocUnsafe(wanted);
   }
 
   private async readWhole(file: string): Promise<Buffer> {
@@ -210,7 +233,8 @@ export class ProcFs {
       if (!stat.isFile()) {
         throw new ProcReadError(file, 'not_regular_file', 'not a regular file');
       }
-      let buffer: Buffer = Buffer.allocUnsafe((this.lastSizes.get(file) ?? INITIAL_READ_BYTES) + READ_HEADROOM_BYTES);
+      // Never a kept buffer: a read abandoned at its deadline may still write into this one.
+      let buffer = this.bufferFor(file, false);
       let length = 0;
       for (;;) {
         if (length === buffer.length) buffer = grow(file, buffer, length);
