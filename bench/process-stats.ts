@@ -27,6 +27,13 @@ export interface Memory {
   readonly vmRssMiB: number;
   /** Peak resident set size, in MiB. */
   readonly vmHwmMiB: number;
+  /**
+   * The private part of the RSS (heap, stacks, malloc), in MiB: what this process alone costs.
+   * The rest, RssFile, is file-backed pages, mostly the node binary's code, which every Node
+   * process on the host shares through the page cache.
+   */
+  readonly rssAnonMiB: number;
+  readonly rssFileMiB: number;
 }
 
 export function memoryOf(pid: number): Memory {
@@ -36,7 +43,7 @@ export function memoryOf(pid: number): Memory {
     if (match === null) throw new Error(`/proc/${pid}/status has no ${name}`);
     return Number(match[1]);
   };
-  return { vmRssMiB: kib('VmRSS') / 1024, vmHwmMiB: kib('VmHWM') / 1024 };
+  return { vmRssMiB: kib('VmRSS') / 1024, vmHwmMiB: kib('VmHWM') / 1024, rssAnonMiB: kib('RssAnon') / 1024, rssFileMiB: kib('RssFile') / 1024 };
 }
 
 export interface MachineTicks {

@@ -150,9 +150,9 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
     const ports = configuredPorts(population.listeners, options.configuredPorts);
 
     log('starting the service (configured and discovery)' + (options.nodeExporter === undefined ? '' : ' and node_exporter'));
-    const configured = await startService({ UDP_LISTENER_PORTS: ports.list }, { nodeArgs: options.serviceNodeArgs });
+    const configured = await startService({ UDP_LISTENER_PORTS: ports.list }, { nodeArgs: options.serviceNodeArgs, sourceMaps: false });
     stops.push(() => configured.stop());
-    const discovery = await startService({}, { nodeArgs: options.serviceNodeArgs });
+    const discovery = await startService({}, { nodeArgs: options.serviceNodeArgs, sourceMaps: false });
     stops.push(() => discovery.stop());
     let nodeExporter: NodeExporter | undefined;
     if (options.nodeExporter !== undefined) {

@@ -178,17 +178,28 @@ function assertHeaders(request: ReceivedRequest, protocol: Protocol, gzip: boole
   }
 }
 
-const PROTOCOLS: readonly Protocol[] = ['http/protobuf', 'http/json', 'grpc'];
-
-describe('what the real exporters send, decoded', () => {
+/**
+ * One collection of the test provider's instruments, made before the suite's tests run; the
+ * provider is shut down after them. Call the returned function inside a test.
+ */
+function collectedForSuite(): () => ResourceMetrics {
   const reader = new ManualReader();
   const provider = testProvider([reader]);
-  let collected: ResourceMetrics;
-
+  let collected: ResourceMetrics | undefined;
   before(async () => {
     ({ resourceMetrics: collected } = await reader.collect());
   });
   after(() => provider.shutdown());
+  return () => {
+    assert.ok(collected !== undefined, 'collected before the suite');
+    return collected;
+  };
+}
+
+const PROTOCOLS: readonly Protocol[] = ['http/protobuf', 'http/json', 'grpc'];
+
+describe('what the real exporters send, decoded', () => {
+  const collected = collectedForSuite();
 
   for (const protocol of PROTOCOLS) {
     for (const gzip of [false, true]) {
@@ -196,7 +207,7 @@ describe('what the real exporters send, decoded', () => {
         const receiver = await OtlpReceiver.start({ transport: transportOf(protocol) });
         const exporter = exporterFor(protocol, receiver, { gzip });
         try {
-          const result = await exportOnce(exporter, collected);
+          const result = await exportOnce(exporter, collected());
           assert.equal(result.code, EXPORT_SUCCESS, String(result.error));
           assert.equal(receiver.requests.length, 1);
           const request = receiver.requests[0]!;
@@ -233,14 +244,7 @@ describe('what the real exporters send, decoded', () => {
 });
 
 describe('answers and failures', () => {
-  const reader = new ManualReader();
-  const provider = testProvider([reader]);
-  let collected: ResourceMetrics;
-
-  before(async () => {
-    ({ resourceMetrics: collected } = await reader.collect());
-  });
-  after(() => provider.shutdown());
+  const collected = collectedForSuite();
 
   for (const protocol of ['http/protobuf', 'http/json'] as const) {
     it(`${protocol}: 503 then 200 is retried by the exporter, and both requests are recorded with their answers`, async () => {
@@ -248,7 +252,7 @@ describe('answers and failures', () => {
       receiver.setBehaviour((i) => (i === 0 ? 503 : 'ok'));
       const exporter = exporterFor(protocol, receiver);
       try {
-        const result = await exportOnce(exporter, collected);
+        const result = await exportOnce(exporter, collected());
         assert.equal(result.code, EXPORT_SUCCESS, String(result.error));
         await receiver.waitFor((r) => r.answeredWith === 503, 100, { includeEarlier: true });
         assert.deepEqual(
@@ -267,14 +271,14 @@ describe('answers and failures', () => {
     const receiver = await OtlpReceiver.start({ transport: 'grpc', behaviour: (i) => (i === 0 ? 14 : 'ok') });
     const exporter = exporterFor('grpc', receiver);
     try {
-      const result = await exportOnce(exporter, collected);
+      const result = await exportOnce(exporter, collected());
       assert.notEqual(result.code, EXPORT_SUCCESS);
       assert.match(String(result.error), /14 UNAVAILABLE: test receiver answers 14 as told/);
       assert.deepEqual(
         receiver.requests.map((r) => r.answeredWith),
         [14],
       );
-      assert.equal((await exportOnce(exporter, collected)).code, EXPORT_SUCCESS);
+      assert.equal((await exportOnce(exporter, collected())).code, EXPORT_SUCCESS);
       assert.deepEqual(
         receiver.requests.map((r) => r.answeredWith),
         [14, 0],
@@ -294,14 +298,14 @@ describe('answers and failures', () => {
       const patient = exporterFor(protocol, receiver, { timeoutMillis: 1_500 });
       try {
         const started = Date.now();
-        const result = await exportOnce(quick, collected);
+        const result = await exportOnce(quick, collected());
         assert.notEqual(result.code, EXPORT_SUCCESS);
         assert.ok(Date.now() - started < 1_000, `the exporter gave up after ${Date.now() - started} ms`);
         assert.equal(receiver.requests.length, 1);
         assert.equal(receiver.requests[0]!.answeredWith, 'hung');
         assertExport(receiver.requests[0]!.decoded, 'cumulative');
 
-        const pending = exportOnce(patient, collected);
+        const pending = exportOnce(patient, collected());
         await receiver.waitFor(() => true, 5_000);
         const closing = Date.now();
         await receiver.close();

@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { parseExposition, valueOf } from '../support/exposition.js';
 import { openManySockets } from '../support/many-sockets.js';
+import { productionNodeFlags } from '../support/paths.js';
 import { startService } from '../support/service.js';
 
 export interface LoadOptions {
@@ -56,7 +57,7 @@ const CHURN_JS = fileURLToPath(new URL('churn.js', import.meta.url));
 export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const seconds = Math.min(options.seconds, MAX_SECONDS);
   const crowd = await openManySockets(options.sockets);
-  const service = await startService({ UDP_LISTENER_PORTS: asRanges(crowd.ports) }, { startupTimeoutMs: 30_000 });
+  const service = await startService({ UDP_LISTENER_PORTS: asRanges(crowd.ports) }, { startupTimeoutMs: 30_000, nodeArgs: productionNodeFlags(), sourceMaps: false });
   const url = new URL(`${service.baseUrl}/metrics`);
   const agent = new Agent({ keepAlive: true, maxSockets: options.clients });
   const expectedPorts = new Set(crowd.ports.map(String));

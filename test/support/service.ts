@@ -30,11 +30,16 @@ export interface StartOptions {
   readonly startupTimeoutMs?: number;
   /** Flags on node's command line before the script, e.g. V8 flags the benchmark compares. */
   readonly nodeArgs?: readonly string[];
+  /**
+   * --enable-source-maps, on by default so a test failure's stack points into src/. The benchmark
+   * turns it off to run the service exactly as `npm start` does.
+   */
+  readonly sourceMaps?: boolean;
 }
 
 export async function startService(env: Record<string, string>, options: StartOptions = {}): Promise<ServiceProcess> {
   const startupTimeoutMs = options.startupTimeoutMs ?? 15_000;
-  const [command, ...args] = [...(options.prefix ?? []), process.execPath, '--enable-source-maps', ...(options.nodeArgs ?? []), options.mainScript ?? MAIN_JS];
+  const [command, ...args] = [...(options.prefix ?? []), process.execPath, ...(options.sourceMaps === false ? [] : ['--enable-source-maps']), ...(options.nodeArgs ?? []), options.mainScript ?? MAIN_JS];
   const child = spawn(command!, args, {
     env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
