@@ -19,7 +19,7 @@ const STOP_BUDGET_MS = 4000;
 async function main(): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`udp-listener-exporter: configuration error: ${error.message}\n`);

@@ -116,7 +116,7 @@ async function listen(server: Server, config: Config): Promise<string> {
  * the reading process, which in a container with the host's /proc mounted is the container's
  * own namespace. Where PID 1 is hidden (hidepid), fall back to our own namespace and say so.
  */
-async function findHostNetDirectory(procfs: ProcFs, logger: Logger): Promise<string> {
+export async function findHostNetDirectory(procfs: ProcFs, logger: Logger): Promise<string> {
   const host = procfs.path('1', 'net');
   if (await readable(`${host}/udp`)) return host;
   const own = procfs.path('self', 'net');

@@ -1,12 +1,15 @@
 /** Small tools for bounded asynchronous work. Deadlines are performance.now() milliseconds. */
 import { performance } from 'node:perf_hooks';
 
-/** Resolves true when `work` settles before the deadline, false otherwise (the work goes on). */
+/**
+ * Resolves true when `work` settles before the deadline, false otherwise (the work goes on).
+ * The timer keeps the process alive until then: whoever waits is owed an answer, e.g. the
+ * shutdown path, which logs a flush that ran out of time and exits with its own code.
+ */
 export async function settledBy(work: Promise<unknown>, deadline: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()));
-    timer.unref();
   });
   try {
     return await Promise.race([work.then(() => true, () => true), expired]);

@@ -1,6 +1,6 @@
 /**
  * Which processes hold each listening socket, found by mapping socket inodes to the
- * `/proc/<pid>/fd/*` links that read `socket:[INODE]`.
+ * fd links of each process (`<procfs root>/<pid>/fd/*`) that read `socket:[INODE]`.
  *
  * Walking every fd of every process is the expensive part (thousands of processes and links),
  * so it does not run on every scrape. A full walk indexes every socket's holders; each

@@ -3,9 +3,11 @@
  * there: every later module receives this typed object and nothing else reads process.env.
  */
 import { statSync } from 'node:fs';
+import { DEFAULT_PROC_ROOT } from '../procfs/procfs.js';
 import { ConfigError } from './errors.js';
 import { OTEL_VARIABLES, readExportConfig, readResourceConfig, type ExportConfig, type ResourceConfig } from './otel.js';
 import { parsePortList, type WatchedPort } from './ports.js';
+import { errorCode, parseInteger } from './values.js';
 import { loadWebConfig, type WebConfig } from './web-config.js';
 
 export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug';
@@ -42,7 +44,7 @@ export interface Config {
 }
 
 export const DEFAULTS = {
-  procRoot: '/proc',
+  procRoot: DEFAULT_PROC_ROOT,
   discoveryLimit: 100,
   collectionTimeoutMs: 5000,
   prometheusPort: 9464,
@@ -69,7 +71,8 @@ export const CONFIG_VARIABLES: readonly string[] = [
   ...OTEL_VARIABLES,
 ];
 
-export function loadConfig(env: NodeJS.ProcessEnv): Config {
+/** Reads `env`, which is the process's environment unless a test passes its own. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const read = (name: string): string | undefined => {
     if (!CONFIG_VARIABLES.includes(name)) throw new Error(`${name} is read but missing from CONFIG_VARIABLES`);
     // The OpenTelemetry convention, applied to every variable: empty means unset.
@@ -117,17 +120,9 @@ function requireDirectory(variable: string, path: string): void {
   try {
     isDirectory = statSync(path).isDirectory();
   } catch (error) {
-    throw new ConfigError(variable, path, `cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new ConfigError(variable, path, `cannot be read: ${errorCode(error)}`);
   }
   if (!isDirectory) throw new ConfigError(variable, path, 'is not a directory');
-}
-
-export function parseInteger(variable: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new ConfigError(variable, value, `expected a whole number from ${min} to ${max}`);
-  }
-  return Number(value);
 }
 
 function parseBoolean(variable: string, value: string | undefined, fallback: boolean): boolean {

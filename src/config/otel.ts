@@ -8,6 +8,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
+import { errorCode, parseInteger } from './values.js';
 
 export type Reader = (name: string) => string | undefined;
 
@@ -226,7 +227,7 @@ function pemFile(variable: string, path: string | undefined, kind: 'certificate'
   try {
     pem = readFileSync(path);
   } catch (error) {
-    throw new ConfigError(variable, path, `cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new ConfigError(variable, path, `cannot be read: ${errorCode(error)}`);
   }
   try {
     if (kind === 'certificate') new X509Certificate(pem);
@@ -238,12 +239,7 @@ function pemFile(variable: string, path: string | undefined, kind: 'certificate'
 }
 
 function milliseconds(read: Reader, variable: string, fallback: number, min: number): number {
-  const value = read(variable);
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > MAX_MS) {
-    throw new ConfigError(variable, value, `expected milliseconds, a whole number from ${min} to ${MAX_MS}`);
-  }
-  return Number(value);
+  return parseInteger(variable, read(variable), fallback, min, MAX_MS, 'milliseconds, a whole number');
 }
 
 /** OTEL_RESOURCE_ATTRIBUTES is `key=value,...` with percent-encoded values; OTEL_SERVICE_NAME wins over it. */

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { createSecureContext, type SecureVersion } from 'node:tls';
 import { createRequire } from 'node:module';
 import { ConfigError } from './errors.js';
+import { errorCode } from './values.js';
 
 /** The toolkit's client_auth_type values, named after Go's tls.ClientAuthType. */
 export type ClientAuthType =
@@ -414,8 +415,4 @@ function httpHeaders(values: Section): Record<string, string> {
     if (value !== '') headers[name] = value;
   }
   return headers;
-}
-
-function errorCode(error: unknown): string {
-  return (error as NodeJS.ErrnoException).code ?? String(error);
 }

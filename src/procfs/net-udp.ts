@@ -205,13 +205,9 @@ class NetUdpScanner {
   private colonIn(field: number): number {
     const start = this.tokenStart[field]!;
     const end = this.tokenEnd[field]!;
-    let colon = -1;
-    for (let i = start; i < end; i++) {
-      if (this.bytes[i] !== COLON) continue;
-      if (colon >= 0) colon = end;
-      else colon = i;
-    }
-    if (colon < 0 || colon >= end) {
+    // Exactly one: the first ":" from the field's start is inside it and is also the last one.
+    const colon = this.bytes.indexOf(COLON, start);
+    if (colon < 0 || colon >= end || this.bytes.lastIndexOf(COLON, end - 1) !== colon) {
       this.fail(FIELD_NAMES[field]!, start, end, 'expected two hex numbers separated by ":"');
     }
     return colon;

@@ -34,6 +34,9 @@ export interface ReadOptions {
   readonly deadlineMs: number;
 }
 
+/** Where procfs is mounted unless HOST_PROC says otherwise: the one place the path is written. */
+export const DEFAULT_PROC_ROOT = '/proc';
+
 export class ProcFs {
   readonly root: string;
   /** Reads that passed their deadline and have not settled yet, by absolute path. */

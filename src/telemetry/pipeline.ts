@@ -4,8 +4,10 @@
  * export at the same moment share one procfs read.
  */
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { detectResources, defaultResource, hostDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { settledBy } from '../collection/deadline.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { METER_NAME } from './names.js';
@@ -55,21 +57,11 @@ export async function createTelemetryPipeline(config: Config, logger: Logger, ve
     meterProvider,
     prometheus,
     otlpResults: otlpExporter === undefined ? undefined : () => otlpExporter.results,
-    async shutdown(budgetMs) {
-      let timer: NodeJS.Timeout | undefined;
-      const expired = new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), budgetMs);
+    shutdown(budgetMs) {
+      const finished = meterProvider.shutdown().catch((error: unknown) => {
+        logger.warn('shutting down the metric readers failed', { error: error instanceof Error ? error.message : String(error) });
       });
-      const finished = meterProvider.shutdown().then(
-        () => true,
-        (error: unknown) => {
-          logger.warn('shutting down the metric readers failed', { error: error instanceof Error ? error.message : String(error) });
-          return true;
-        },
-      );
-      const inTime = await Promise.race([finished, expired]);
-      clearTimeout(timer);
-      return inTime;
+      return settledBy(finished, performance.now() + budgetMs);
     },
   };
 }
