@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { productionNodeFlags } from '../test/support/paths.js';
 import { findNodeExporter } from './node-exporter.js';
-import { clockTicksPerSecond } from './process-stats.js';
+import { clockTicksPerSecond } from '../test/support/process-stats.js';
 import { evaluateGoals, sizeBlock, summaryTable, type Goal } from './report.js';
 import { runSize, type SizeResult } from './run-size.js';
 

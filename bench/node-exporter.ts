@@ -7,8 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, until } from '../test/support/prometheus.js';
 import { findTool } from '../test/support/tools.js';
 
 export const NODE_EXPORTER_ARGS = ['--collector.disable-defaults', '--collector.udp_queues', '--web.disable-exporter-metrics'] as const;
@@ -37,18 +36,22 @@ export async function startNodeExporter(binary: string): Promise<NodeExporter> {
     stderr += chunk.toString();
   });
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
+  const ready = async (): Promise<true | undefined> => {
     if (child.exitCode !== null) throw new Error(`node_exporter exited with ${child.exitCode}: ${stderr}`);
     try {
       const response = await fetch(metricsUrl);
       await response.text();
-      if (response.ok) break;
+      return response.ok ? true : undefined;
     } catch {
-      // not listening yet
+      return undefined; // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`node_exporter did not serve ${metricsUrl} within 10 s: ${stderr}`);
-    await sleep(50);
+  };
+  try {
+    await until(`node_exporter to serve ${metricsUrl}`, ready, () => stderr, 10_000, 50);
+  } catch (error) {
+    // Nobody holds a stop() for it yet.
+    child.kill('SIGKILL');
+    throw error;
   }
   const version = /\(version=([^,]+),/.exec(stderr)?.[1] ?? 'unknown';
   return {
@@ -62,15 +65,4 @@ export async function startNodeExporter(binary: string): Promise<NodeExporter> {
       await exited;
     },
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -11,6 +11,7 @@ import { SnapshotSource, type Snapshot } from '../src/collection/snapshot.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/log.js';
 import { ProcFs } from '../src/procfs/procfs.js';
+import { findHostNetDirectory } from '../src/service.js';
 import { CARDINALITY_LIMIT, ExporterInstruments } from '../src/telemetry/instruments.js';
 import { METER_NAME } from '../src/telemetry/names.js';
 import { createTelemetryPipeline, type TelemetryPipeline } from '../src/telemetry/pipeline.js';
@@ -41,7 +42,7 @@ export class InProcessPipeline {
     const config = loadConfig({ HOST_PROC: '/proc', UDP_LISTENER_PORTS: ports, OTEL_LOG_LEVEL: 'none' });
     const logger = createLogger('none');
     const procfs = new ProcFs(config.procRoot);
-    const source = new SnapshotSource({ procfs, config, hostNetDirectory: procfs.path('1', 'net'), logger });
+    const source = new SnapshotSource({ procfs, config, hostNetDirectory: await findHostNetDirectory(procfs, logger), logger });
     const telemetry = await createTelemetryPipeline(config, logger, 'bench', CARDINALITY_LIMIT);
     new ExporterInstruments({ meter: telemetry.meterProvider.getMeter(METER_NAME, 'bench'), source, ports: config.ports, otlpResults: telemetry.otlpResults });
     return new InProcessPipeline(procfs, source, telemetry);

@@ -15,7 +15,7 @@ import { startNodeExporter, type NodeExporter } from './node-exporter.js';
 import { benchParsers, type ParserFigures } from './parser-bench.js';
 import { InProcessPipeline } from './pipeline.js';
 import { Population, type Listener, type NoFileLimit, type PopulationShape } from './population.js';
-import { cpuTicks, machineTicks, memoryOf, type Memory } from './process-stats.js';
+import { cpuTicks, machineTicks, memoryOf, type Memory } from '../test/support/process-stats.js';
 import { collectionsTotal, Scraper } from './scraper.js';
 import { Samples, summarize, type Summary } from './stats.js';
 
@@ -256,7 +256,7 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
     };
 
     const floorCpuMsPerRead = Math.min(floorCpu.median, samples.summary('service read cpu').median);
-    const floorImpliedPercentOfCore = ((floorCpuMsPerRead * idle.scrapesInWindow) / options.idleMs) * 100;
+    const floorImpliedPercentOfCore = ((floorCpuMsPerRead * idle.scrapesInWindow) / (idle.windowS * 1000)) * 100;
 
     log(`memory: scraping each service until it has served ${options.rssScrapes} scrapes`);
     await Promise.all(

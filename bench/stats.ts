@@ -40,9 +40,6 @@ export class Samples {
     list.push(value);
   }
 
-  has(name: string): boolean {
-    return (this.byName.get(name)?.length ?? 0) > 0;
-  }
 
   summary(name: string): Summary {
     const list = this.byName.get(name);

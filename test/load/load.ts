@@ -12,7 +12,6 @@
  * test/load-smoke.test.ts runs a small version of it in `npm test`.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -20,6 +19,7 @@ import { gunzipSync } from 'node:zlib';
 import { parseExposition, valueOf } from '../support/exposition.js';
 import { openManySockets } from '../support/many-sockets.js';
 import { productionNodeFlags } from '../support/paths.js';
+import { memoryOf } from '../support/process-stats.js';
 import { startService } from '../support/service.js';
 
 export interface LoadOptions {
@@ -57,11 +57,17 @@ const CHURN_JS = fileURLToPath(new URL('churn.js', import.meta.url));
 export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const seconds = Math.min(options.seconds, MAX_SECONDS);
   const crowd = await openManySockets(options.sockets);
-  const service = await startService({ UDP_LISTENER_PORTS: asRanges(crowd.ports) }, { startupTimeoutMs: 30_000, nodeArgs: productionNodeFlags(), sourceMaps: false });
+  const service = await startService(
+    { UDP_LISTENER_PORTS: asRanges(crowd.ports) },
+    { startupTimeoutMs: 30_000, nodeArgs: productionNodeFlags(), sourceMaps: false },
+  ).catch(async (error: unknown) => {
+    await crowd.close();
+    throw error;
+  });
   const url = new URL(`${service.baseUrl}/metrics`);
   const agent = new Agent({ keepAlive: true, maxSockets: options.clients });
   const expectedPorts = new Set(crowd.ports.map(String));
-  const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${service.child.pid}/status`, 'utf8'))![1]) / 1024;
+  const rss = (): number => memoryOf(service.child.pid!).vmRssMiB;
 
   try {
     const scrape = (): Promise<{ gzip: number; text: string }> =>
@@ -104,6 +110,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       firstError ??= error instanceof Error ? error.message : String(error);
     };
     const churn = options.churnPerSecond > 0 ? spawn(process.execPath, [CHURN_JS, String(options.churnPerSecond), String(seconds + 5)], { stdio: 'ignore' }) : undefined;
+    let rssTimer: NodeJS.Timeout | undefined;
 
     try {
       // Warm up (first collection, JIT), then take the baselines.
@@ -117,7 +124,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       let pageBytes = { gzip: warm.gzip, plain: Buffer.byteLength(warm.text) };
       const rssBefore = rss();
       let rssPeak = rssBefore;
-      const rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, rss())), 250);
+      rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, rss())), 250);
 
       const started = performance.now();
       const runHalf = async (until: number): Promise<void> => {
@@ -172,6 +179,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         problems,
       };
     } finally {
+      clearInterval(rssTimer);
       churn?.kill();
     }
   } finally {

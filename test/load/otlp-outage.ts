@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseExposition, valueOf } from '../support/exposition.js';
 import { OtlpReceiver } from '../support/otlp-receiver.js';
+import { memoryOf } from '../support/process-stats.js';
 import { startService } from '../support/service.js';
 
 export interface OutageOptions {
@@ -54,6 +55,9 @@ export async function runOutage(options: OutageOptions): Promise<OutageReport> {
     OTEL_METRICS_EXPORTER: 'prometheus,otlp',
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.baseUrl,
     OTEL_METRIC_EXPORT_INTERVAL: String(options.intervalMs),
+  }).catch(async (error: unknown) => {
+    await receiver.close();
+    throw error;
   });
   const pid = service.child.pid!;
   const samples: OutageSample[] = [];
@@ -62,12 +66,15 @@ export async function runOutage(options: OutageOptions): Promise<OutageReport> {
     while (performance.now() - started < options.seconds * 1000) {
       await new Promise((resolve) => setTimeout(resolve, options.sampleEveryMs));
       const scrapeStarted = performance.now();
-      const page = parseExposition(await (await fetch(`${service.baseUrl}/metrics`)).text());
+      const body = await (await fetch(`${service.baseUrl}/metrics`)).text();
+      // The scrape alone: parsing the page and walking the process's fds come after.
+      const scrapeMs = performance.now() - scrapeStarted;
+      const page = parseExposition(body);
       samples.push({
         atSeconds: (performance.now() - started) / 1000,
-        rssMiB: rssMiB(pid),
+        rssMiB: memoryOf(pid).vmRssMiB,
         collectorConnections: connectionsTo(pid, collectorPort),
-        scrapeMs: performance.now() - scrapeStarted,
+        scrapeMs,
         exportFailures: valueOf(page, 'udp_listener_exporter_otlp_export_failures_total') ?? 0,
       });
     }
@@ -102,10 +109,6 @@ export async function runOutage(options: OutageOptions): Promise<OutageReport> {
 
 function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-}
-
-function rssMiB(pid: number): number {
-  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))![1]) / 1024;
 }
 
 /** Established TCP connections of a process to a local port, from its fds and /proc/net/tcp*. */
