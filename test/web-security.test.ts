@@ -4,10 +4,7 @@
  * files stopping start-up.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -16,6 +13,7 @@ import { makeTestPki, type TestPki } from './support/certificates.js';
 import { parseExposition, valueOf } from './support/exposition.js';
 import { get } from './support/https.js';
 import { REPO_ROOT } from './support/paths.js';
+import { startPrometheus, until } from './support/prometheus.js';
 import { runToExit, startService, type ServiceProcess } from './support/service.js';
 import { findTool, requireTool } from './support/tools.js';
 
@@ -202,23 +200,27 @@ describe('a real Prometheus scraping over TLS with basic auth', () => {
         static_configs: [{ targets: [target] }],
       };
       const bad = { ...good, job_name: 'wrong-password', basic_auth: { username: USER, password_file: path.join(work, 'wrong-password') } };
-      writeFileSync(path.join(work, 'prometheus.yml'), stringifyYaml({ global: { scrape_interval: '1s', scrape_timeout: '1s' }, scrape_configs: [good, bad] }));
-      const port = await freePort();
-      const server = spawn(
-        prometheus,
-        [`--config.file=${path.join(work, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(work, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      let log = '';
-      server.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+      const server = await startPrometheus(prometheus, stringifyYaml({ global: { scrape_interval: '1s', scrape_timeout: '1s' }, scrape_configs: [good, bad] }));
       try {
-        const health = await waitForTargets(`http://127.0.0.1:${port}`, 30_000);
-        assert.equal(health[String(good.job_name)]?.health, 'up', `${JSON.stringify(health)}\n${log}`);
+        // Every target scraped at least once, whatever the outcome.
+        let health: Record<string, TargetHealth> = {};
+        await until(
+          'both targets to have been scraped',
+          async () => {
+            const { activeTargets } = await server.api<{ activeTargets: { labels: { job: string }; health: string; lastError: string }[] }>('targets');
+            health = Object.fromEntries(activeTargets.map((target) => [target.labels.job, { health: target.health, lastError: target.lastError }]));
+            const targets = Object.values(health);
+            return targets.length >= 2 && targets.every((target) => target.health !== 'unknown') ? true : undefined;
+          },
+          () => `${JSON.stringify(health)}\n${server.log()}`,
+          30_000,
+          250,
+        );
+        assert.equal(health[String(good.job_name)]?.health, 'up', `${JSON.stringify(health)}\n${server.log()}`);
         assert.equal(health['wrong-password']?.health, 'down');
         assert.match(health['wrong-password']!.lastError, /401/);
       } finally {
-        server.kill('SIGTERM');
-        await once(server, 'exit');
+        await server.stop();
       }
     } finally {
       await service.stop();
@@ -226,38 +228,9 @@ describe('a real Prometheus scraping over TLS with basic auth', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 interface TargetHealth {
   health: string;
   lastError: string;
-}
-
-/** Polls Prometheus's targets API until every target has been scraped at least once. */
-async function waitForTargets(base: string, timeoutMs: number): Promise<Record<string, TargetHealth>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Record<string, TargetHealth> = {};
-  while (Date.now() < deadline) {
-    try {
-      const body = (await (await fetch(`${base}/api/v1/targets`)).json()) as {
-        data: { activeTargets: { labels: { job: string }; health: string; lastError: string }[] };
-      };
-      last = Object.fromEntries(body.data.activeTargets.map((target) => [target.labels.job, { health: target.health, lastError: target.lastError }]));
-      const targets = Object.values(last);
-      if (targets.length >= 2 && targets.every((target) => target.health !== 'unknown')) return last;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  return last;
 }
 
 describe('start-up with a bad web configuration file', () => {
