@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { failureOf, ProcFormatError, type ReadFailure } from '../procfs/errors.js';
 import { DEFAULT_EPHEMERAL_PORT_RANGE, parseIpLocalPortRange, type PortRange } from '../procfs/ip-local-port-range.js';
 import { parseNetSnmp, parseNetSnmp6 } from '../procfs/net-snmp.js';
-import { parseNetUdp, UDP_STATE_UNCONNECTED, type UdpSocket } from '../procfs/net-udp.js';
+import { parseNetUdp, UDP_STATE_UNCONNECTED, type IpFamily, type UdpSocket } from '../procfs/net-udp.js';
 import type { ProcFs } from '../procfs/procfs.js';
 import { forEachLimited } from './deadline.js';
 import { NamespaceFinder, type NetNamespace } from './namespaces.js';
@@ -92,6 +92,11 @@ const NAMESPACE_READ_ATTEMPTS = 3;
  * previous collection saw there is missing (see confirmVanished).
  */
 const CONFIRMATION_READS = 2;
+/** The socket tables of a namespace's net directory and the family of each. */
+const SOCKET_TABLES = [
+  ['udp', 'ipv4'],
+  ['udp6', 'ipv6'],
+] as const;
 
 /** A namespace's snapshot while the collection is still trimming it to the discovery limit. */
 interface NamespaceReading {
@@ -213,23 +218,20 @@ export class SnapshotSource {
     const isHost = target.namespace === undefined || target.namespace.isHost;
     for (const directory of target.directories) {
       const label = isHost ? directory : this.options.procfs.path('<pid>', 'net');
-      const files = ['udp', 'udp6', 'snmp', 'snmp6'] as const;
-      const contents = await Promise.all(files.map((name) => collection.readRaw(`${directory}/${name}`)));
-      const [udp4, udp6, snmp, snmp6] = contents;
+      // The socket tables first, in SOCKET_TABLES order, then the counters.
+      const settled = await Promise.all([...SOCKET_TABLES.map(([name]) => name), 'snmp', 'snmp6'].map((name) => collection.readRaw(`${directory}/${name}`)));
+      const [udp4, , snmp, snmp6] = settled;
       if (!isHost && udp4!.status === 'rejected' && failureOf(udp4!.reason) === 'ENOENT') continue;
 
       let listeners: Map<number, PortListeners> | undefined;
       const tables: UdpSocket[][] = [];
       let tablesComplete = true;
-      for (const [settled, name, family] of [
-        [udp4!, 'udp', 'ipv4'],
-        [udp6!, 'udp6', 'ipv6'],
-      ] as const) {
+      for (const [index, [name, family]] of SOCKET_TABLES.entries()) {
         const file = `${label}/${name}`;
         // No udp6 means IPv6 is disabled: no data, not a failure.
-        const bytes = collection.settle(file, settled, family === 'ipv6');
+        const bytes = collection.settle(file, settled[index]!, family === 'ipv6');
         if (bytes === null) continue;
-        const parsed = bytes === undefined ? undefined : collection.parse(file, () => parseNetUdp(bytes, { file: `${directory}/${name}`, family, byteOrder: this.byteOrder, include }));
+        const parsed = bytes === undefined ? undefined : collection.parse(file, () => this.parseTable(bytes, `${directory}/${name}`, family, include));
         if (parsed === undefined) tablesComplete = false;
         else tables.push(parsed);
       }
@@ -286,15 +288,9 @@ export class SnapshotSource {
         attempt: attempt + 1,
       });
       const again = await Promise.allSettled(
-        (
-          [
-            ['udp', 'ipv4'],
-            ['udp6', 'ipv6'],
-          ] as const
-        ).map(async ([name, family]) => {
+        SOCKET_TABLES.map(async ([name, family]) => {
           const file = `${read.directory}/${name}`;
-          const bytes = await this.options.procfs.read(file, { deadlineMs: remainingMs });
-          return parseNetUdp(bytes, { file, family, byteOrder: this.byteOrder, include: read.include });
+          return this.parseTable(await this.options.procfs.read(file, { deadlineMs: remainingMs }), file, family, read.include);
         }),
       );
       // A confirmation that fails proves nothing either way: keep what the first read found.
@@ -302,6 +298,10 @@ export class SnapshotSource {
       listeners = aggregateByPort(seen);
     }
     return listeners;
+  }
+
+  private parseTable(bytes: Buffer, file: string, family: IpFamily, include: Include): UdpSocket[] {
+    return parseNetUdp(bytes, { file, family, byteOrder: this.byteOrder, include });
   }
 
   private async resolveOwners(namespaces: readonly NamespaceSnapshot[], deadline: number): Promise<OwnerLookup | undefined> {
