@@ -1,8 +1,8 @@
 /**
  * An OTLP metrics receiver for the tests, standing in for an OpenTelemetry Collector (none can
  * be installed here). It decodes the real wire format of every request (OTLP/HTTP protobuf or
- * JSON, gzip or not, on any path; or OTLP/gRPC over cleartext HTTP/2), records it, and answers
- * as the test's behaviour says: OK, a chosen status, or never.
+ * JSON, gzip or not, on any path; or OTLP/gRPC over HTTP/2), in cleartext or over TLS with client
+ * certificates, records it, and answers as the test's behaviour says: OK, a chosen status, or never.
  *
  * A request it cannot decode is answered 400 (gRPC: INVALID_ARGUMENT) and recorded as a
  * failure; a failure rejects every pending and later waitFor(), and close() rejects while any
@@ -11,6 +11,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { decodeJsonExport, decodeProtobufExport, describeAttributes, type DecodedExport, type DecodedMetric } from './otlp-decode.js';
@@ -19,6 +20,13 @@ export { metricNamed, decodeJsonExport, decodeProtobufExport, OtlpDecodeError } 
 export type { AttributeValue, DecodedDataPoint, DecodedExport, DecodedMetric, DecodedScope } from './otlp-decode.js';
 
 export type OtlpTransport = 'http' | 'grpc';
+
+/** Serve over TLS with this certificate; with `clientCa`, only clients with a certificate it signed get in. */
+export interface ReceiverTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly clientCa?: Buffer;
+}
 
 export interface ReceivedRequest {
   readonly transport: 'http/protobuf' | 'http/json' | 'grpc';
@@ -84,25 +92,30 @@ export class OtlpReceiver {
 
   private constructor(
     private readonly transport: OtlpTransport,
-    private readonly server: http.Server | http2.Http2Server,
+    private readonly server: http.Server | https.Server | http2.Http2Server | http2.Http2SecureServer,
     behaviour: Behaviour,
+    scheme: 'http' | 'https',
   ) {
     this.behaviour = behaviour;
-    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.baseUrl = `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
-  static async start(options: { transport: OtlpTransport; behaviour?: Behaviour }): Promise<OtlpReceiver> {
-    const server = options.transport === 'http' ? http.createServer() : http2.createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const receiver = new OtlpReceiver(options.transport, server, options.behaviour ?? (() => 'ok'));
-    if (server instanceof http.Server) {
+  static async start(options: { transport: OtlpTransport; behaviour?: Behaviour; tls?: ReceiverTls }): Promise<OtlpReceiver> {
+    const { tls } = options;
+    const tlsOptions = tls === undefined ? undefined : { cert: tls.cert, key: tls.key, ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }) };
+    const behaviour = options.behaviour ?? (() => 'ok');
+    const scheme = tls === undefined ? 'http' : 'https';
+    if (options.transport === 'http') {
+      const server = tlsOptions === undefined ? http.createServer() : https.createServer(tlsOptions);
+      const receiver = new OtlpReceiver(options.transport, await listening(server), behaviour, scheme);
       server.on('connection', (socket: Socket) => receiver.track(socket));
       server.on('request', (req, res) => receiver.onHttpRequest(req, res));
-    } else {
-      server.on('session', (session) => receiver.track(session));
-      server.on('stream', (stream, headers) => receiver.onGrpcStream(stream, headers));
+      return receiver;
     }
+    const server = tlsOptions === undefined ? http2.createServer() : http2.createSecureServer(tlsOptions);
+    const receiver = new OtlpReceiver(options.transport, await listening(server), behaviour, scheme);
+    server.on('session', (session) => receiver.track(session));
+    server.on('stream', (stream, headers) => receiver.onGrpcStream(stream, headers));
     return receiver;
   }
 
@@ -388,4 +401,10 @@ function sendGrpcStatus(stream: http2.ServerHttp2Stream, status: number, message
     { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(status), 'grpc-message': encodeURIComponent(message) },
     { endStream: true },
   );
+}
+
+async function listening<S extends http.Server | https.Server | http2.Http2Server | http2.Http2SecureServer>(server: S): Promise<S> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return server;
 }
