@@ -279,7 +279,8 @@ describe('endpoints, shutdown and an unhealthy collector', () => {
 
       receiver.setBehaviour(() => 'ok');
       const recovered = await receiver.waitFor((r) => r.answeredWith === 200 && hasListenerMetrics(r), 10_000);
-      assert.ok(recovered.decoded.scopes.length > 0);
+      assert.equal(pointValue(recovered.decoded, 'udp.listener.up', { 'network.local.port': BigInt(open.port), 'udp.listener.name': 'shipper' }), 1);
+      assert.equal(pointValue(recovered.decoded, 'udp.listener.up', { 'network.local.port': BigInt(closedPort) }), 0);
       await until('the recovery log line', async () => (/msg="OTLP export recovered"/.test(service.stderr()) ? true : undefined), () => service.stderr(), 3_000, 100);
       assert.match(service.stderr(), /msg="OTLP export recovered" endpoint=\S+ failed_exports=\d+/);
     });
