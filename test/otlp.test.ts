@@ -1,7 +1,7 @@
 /**
  * OTLP push as a Collector receives it: the real service process sends to a receiver in the test
  * that decodes the wire format (protobuf, JSON, gRPC; gzip), while the test holds a real open
- * port and leaves another closed.
+ * port and leaves another closed. The same resource also reaches /metrics as target_info.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -171,6 +171,38 @@ describe('OTLP on the wire', () => {
       for (const name of viaCollector) {
         assert.ok(ALL_INSTRUMENTS.some((spec) => spec.prometheusName === name), `${name} is in names.ts`);
       }
+    });
+  });
+});
+
+describe('the resource as target_info on /metrics', () => {
+  /** The labels of the page's one target_info sample. */
+  async function targetInfo(service: ServiceProcess): Promise<Readonly<Record<string, string>>> {
+    const samples = samplesOf(await scrape(service.baseUrl), 'target_info');
+    assert.equal(samples.length, 1, JSON.stringify(samples));
+    assert.equal(samples[0]!.value, 1);
+    return samples[0]!.labels;
+  }
+
+  it('carries the default service name, the package version, the real host name and OTEL_RESOURCE_ATTRIBUTES', async () => {
+    await withService({ UDP_LISTENER_PORTS: String(open.port), OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=staging,team=platform' }, async (service) => {
+      const labels = await targetInfo(service);
+      assert.equal(labels.service_name, 'udp-listener-exporter');
+      assert.equal(labels.service_version, PACKAGE_VERSION);
+      assert.equal(labels.host_name, hostname());
+      assert.equal(labels.deployment_environment_name, 'staging');
+      assert.equal(labels.team, 'platform');
+    });
+  });
+
+  it('carries OTEL_SERVICE_NAME over a service.name in OTEL_RESOURCE_ATTRIBUTES', async () => {
+    const env = { UDP_LISTENER_PORTS: String(open.port), OTEL_SERVICE_NAME: 'edge-udp', OTEL_RESOURCE_ATTRIBUTES: 'service.name=ignored,region=eu-west' };
+    await withService(env, async (service) => {
+      const labels = await targetInfo(service);
+      assert.equal(labels.service_name, 'edge-udp');
+      assert.equal(labels.service_version, PACKAGE_VERSION);
+      assert.equal(labels.host_name, hostname());
+      assert.equal(labels.region, 'eu-west');
     });
   });
 });
