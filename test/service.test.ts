@@ -276,6 +276,23 @@ describe('HTTP endpoint and process lifecycle', () => {
     for (const page of pages) assert.equal(valueOf(page, 'udp_listener_up', { network_local_port: '514' }) !== undefined, true);
   });
 
+  // Issue 3 item 5: procfs is read at collection time only. Every read counts in collections_total
+  // (scrapes included, nothing else collects here), so a timer or polling loop reading procfs in
+  // the background shows as more than the one read of the second scrape.
+  it('reads procfs only when scraped: an idle service does not collect in between', async () => {
+    const idle = await startService({ UDP_LISTENER_PORTS: '514' });
+    try {
+      const first = await scrape(idle.baseUrl);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const second = await scrape(idle.baseUrl);
+      const [before, after] = [first, second].map((page) => valueOf(page, 'udp_listener_exporter_collections_total'));
+      assert.ok(before !== undefined && after !== undefined, `collections_total missing: ${before}, ${after}`);
+      assert.equal(after - before, 1, `${after - before} procfs reads between two scrapes 2 s apart`);
+    } finally {
+      await idle.stop();
+    }
+  });
+
   it('answers 404 for unknown paths and 405 for other methods', async () => {
     assert.equal((await fetch(`${service.baseUrl}/metrics/extra`)).status, 404);
     assert.equal((await fetch(`${service.baseUrl}/favicon.ico`)).status, 404);
