@@ -320,6 +320,7 @@ describe('start-up with a bad variable', () => {
     [{ UDP_LISTENER_PORTS: 'a=514,a=6984' }, 'UDP_LISTENER_PORTS', 'a=6984'],
     [{ OTEL_EXPORTER_PROMETHEUS_PORT: 'ninety' }, 'OTEL_EXPORTER_PROMETHEUS_PORT', 'ninety'],
     [{ HOST_PROC: '/no/such/proc' }, 'HOST_PROC', '/no/such/proc'],
+    [{ OTEL_METRICS_EXPORTER: 'prometheus,zipkin' }, 'OTEL_METRICS_EXPORTER', 'zipkin'],
   ];
   for (const [env, variable, token] of cases) {
     it(`${variable}=${JSON.stringify(Object.values(env)[0])} stops it with exit code 2 and one line naming both`, async () => {
