@@ -1,7 +1,7 @@
 /**
  * OTLP push as a Collector receives it: the real service process sends to a receiver in the test
  * that decodes the wire format (protobuf, JSON, gRPC; gzip), while the test holds a real open
- * port and leaves another closed.
+ * port and leaves another closed. The same resource also reaches /metrics as target_info.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -10,8 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import { ALL_INSTRUMENTS } from '../src/telemetry/names.js';
 import { collectorLabelName, collectorMetricName } from './support/collector-naming.js';
 import { samplesOf, scrape, valueOf } from './support/exposition.js';
-import { metricNamed, OtlpReceiver, type DecodedExport, type ReceivedRequest } from './support/otlp-receiver.js';
-import { startService } from './support/service.js';
+import { metricNamed, OtlpReceiver, type Behaviour, type DecodedExport, type OtlpTransport, type ReceivedRequest } from './support/otlp-receiver.js';
+import { until } from './support/prometheus.js';
+import { startService, type ServiceProcess } from './support/service.js';
 import { NON_EPHEMERAL, SocketHolder, type HeldSocket } from './support/sockets.js';
 
 const holder = new SocketHolder();
@@ -25,6 +26,8 @@ before(async () => {
   await holder.close(probe);
 });
 after(() => holder.dispose());
+
+const PACKAGE_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
 const hasListenerMetrics = (r: ReceivedRequest) => metricNamed(r.decoded, 'udp.listener.up') !== undefined;
 
@@ -47,6 +50,61 @@ function otlpEnv(receiver: OtlpReceiver, extra: Record<string, string> = {}): Re
   };
 }
 
+/**
+ * Runs body against a started service, then stops it. When body fails, that failure is what the
+ * test reports: the service is still stopped, but its exit code is not asserted. Only after body
+ * succeeded must the service exit 0 on SIGTERM (a body may stop it itself; stop() then returns the
+ * code it exited with).
+ */
+async function withService(env: Record<string, string>, body: (service: ServiceProcess) => Promise<void>): Promise<void> {
+  const service = await startService(env);
+  try {
+    await body(service);
+  } catch (error) {
+    await service.stop().catch(() => undefined);
+    throw error;
+  }
+  assert.equal(await service.stop(), 0, `exit code after SIGTERM; stderr:\n${service.stderr()}`);
+}
+
+/**
+ * withService for a service pushing to an OTLP receiver started for it: otlpEnv plus `env`, which
+ * may need the receiver's URL. The receiver is closed on every path, after the service stopped so
+ * that the final flush on SIGTERM still reaches it; a request it could not decode fails the test
+ * there unless body already failed.
+ */
+async function withOtlpService(
+  env: Record<string, string> | ((receiver: OtlpReceiver) => Record<string, string>),
+  options: { transport: OtlpTransport; behaviour?: Behaviour },
+  body: (service: ServiceProcess, receiver: OtlpReceiver) => Promise<void>,
+): Promise<void> {
+  const receiver = await OtlpReceiver.start(options);
+  try {
+    await withService(otlpEnv(receiver, typeof env === 'function' ? env(receiver) : env), (service) => body(service, receiver));
+  } catch (error) {
+    await receiver.close().catch(() => undefined);
+    throw error;
+  }
+  await receiver.close();
+}
+
+const FAILED_EXPORTS = 'udp_listener_exporter_otlp_export_failures_total';
+
+/** Scrapes every 100 ms until the failed-export counter reaches `atLeast`; throws after timeoutMs. */
+async function untilFailedExports(service: ServiceProcess, atLeast: number, timeoutMs: number): Promise<void> {
+  let seen: number | undefined;
+  await until(
+    `${FAILED_EXPORTS} >= ${atLeast}`,
+    async () => {
+      seen = valueOf(await scrape(service.baseUrl), FAILED_EXPORTS);
+      return seen !== undefined && seen >= atLeast ? true : undefined;
+    },
+    () => `last seen: ${seen}\n${service.stderr()}`,
+    timeoutMs,
+    100,
+  );
+}
+
 describe('OTLP on the wire', () => {
   const transports: [string, 'http' | 'grpc', Record<string, string>, ReceivedRequest['transport'], boolean][] = [
     ['http/protobuf', 'http', {}, 'http/protobuf', false],
@@ -58,15 +116,12 @@ describe('OTLP on the wire', () => {
   ];
   for (const [name, transport, env, expectedTransport, gzip] of transports) {
     it(`${name}: names, units, values of an open and a closed port, attributes, resource and headers`, async () => {
-      const receiver = await OtlpReceiver.start({ transport });
-      const service = await startService(
-        otlpEnv(receiver, {
-          ...env,
-          OTEL_EXPORTER_OTLP_HEADERS: 'x-scope-orgid=platform%20team',
-          OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test,host.name=override-host',
-        }),
-      );
-      try {
+      const withHeadersAndResource = {
+        ...env,
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-scope-orgid=platform%20team',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test,host.name=override-host',
+      };
+      await withOtlpService(withHeadersAndResource, { transport }, async (_service, receiver) => {
         const request = await receiver.waitFor(hasListenerMetrics, 10_000, { includeEarlier: true });
         assert.equal(request.transport, expectedTransport);
         assert.equal(request.gzip, gzip);
@@ -88,23 +143,18 @@ describe('OTLP on the wire', () => {
 
         const resource = decoded.resourceAttributes;
         assert.equal(resource['service.name'], 'udp-listener-exporter');
-        assert.equal(resource['service.version'], JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+        assert.equal(resource['service.version'], PACKAGE_VERSION);
         assert.equal(resource['deployment.environment.name'], 'test');
         assert.equal(resource['host.name'], 'override-host');
         assert.equal(resource['service.instance.id'], hostname());
         assert.equal(typeof resource['host.arch'], 'string');
         assert.equal(resource['telemetry.sdk.language'], 'nodejs');
-      } finally {
-        assert.equal(await service.stop(), 0);
-        await receiver.close();
-      }
+      });
     });
   }
 
   it('the Collector\'s prometheus exporter would show exactly the names of the direct scrape', async () => {
-    const receiver = await OtlpReceiver.start({ transport: 'http' });
-    const service = await startService(otlpEnv(receiver, { OTEL_METRICS_EXPORTER: 'prometheus,otlp' }));
-    try {
+    await withOtlpService({ OTEL_METRICS_EXPORTER: 'prometheus,otlp' }, { transport: 'http' }, async (service, receiver) => {
       const { decoded } = await receiver.waitFor(hasListenerMetrics, 10_000, { includeEarlier: true });
       const page = await scrape(service.baseUrl);
       const viaCollector = new Set<string>();
@@ -121,10 +171,39 @@ describe('OTLP on the wire', () => {
       for (const name of viaCollector) {
         assert.ok(ALL_INSTRUMENTS.some((spec) => spec.prometheusName === name), `${name} is in names.ts`);
       }
-    } finally {
-      await service.stop();
-      await receiver.close();
-    }
+    });
+  });
+});
+
+describe('the resource as target_info on /metrics', () => {
+  /** The labels of the page's one target_info sample. */
+  async function targetInfo(service: ServiceProcess): Promise<Readonly<Record<string, string>>> {
+    const samples = samplesOf(await scrape(service.baseUrl), 'target_info');
+    assert.equal(samples.length, 1, JSON.stringify(samples));
+    assert.equal(samples[0]!.value, 1);
+    return samples[0]!.labels;
+  }
+
+  it('carries the default service name, the package version, the real host name and OTEL_RESOURCE_ATTRIBUTES', async () => {
+    await withService({ UDP_LISTENER_PORTS: String(open.port), OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=staging,team=platform' }, async (service) => {
+      const labels = await targetInfo(service);
+      assert.equal(labels.service_name, 'udp-listener-exporter');
+      assert.equal(labels.service_version, PACKAGE_VERSION);
+      assert.equal(labels.host_name, hostname());
+      assert.equal(labels.deployment_environment_name, 'staging');
+      assert.equal(labels.team, 'platform');
+    });
+  });
+
+  it('carries OTEL_SERVICE_NAME over a service.name in OTEL_RESOURCE_ATTRIBUTES', async () => {
+    const env = { UDP_LISTENER_PORTS: String(open.port), OTEL_SERVICE_NAME: 'edge-udp', OTEL_RESOURCE_ATTRIBUTES: 'service.name=ignored,region=eu-west' };
+    await withService(env, async (service) => {
+      const labels = await targetInfo(service);
+      assert.equal(labels.service_name, 'edge-udp');
+      assert.equal(labels.service_version, PACKAGE_VERSION);
+      assert.equal(labels.host_name, hostname());
+      assert.equal(labels.region, 'eu-west');
+    });
   });
 });
 
@@ -147,183 +226,125 @@ describe('OTEL_METRICS_EXPORTER combinations', () => {
   }
 
   it('otlp alone pushes and opens no port', async () => {
-    const receiver = await OtlpReceiver.start({ transport: 'http' });
-    const service = await startService(otlpEnv(receiver));
-    try {
+    await withOtlpService({}, { transport: 'http' }, async (service, receiver) => {
       await receiver.waitFor(hasListenerMetrics, 10_000, { includeEarlier: true });
       assert.equal(service.baseUrl, '');
       assert.deepEqual(listeningTcpPorts(service.child.pid!), []);
       assert.match(service.stderr(), /msg=started .*exporters=otlp/);
-    } finally {
-      assert.equal(await service.stop(), 0);
-      await receiver.close();
-    }
+    });
   });
 
   it('prometheus alone serves /metrics and pushes nothing', async () => {
-    const receiver = await OtlpReceiver.start({ transport: 'http' });
-    const service = await startService(otlpEnv(receiver, { OTEL_METRICS_EXPORTER: 'prometheus' }));
-    try {
+    await withOtlpService({ OTEL_METRICS_EXPORTER: 'prometheus' }, { transport: 'http' }, async (service, receiver) => {
       assert.equal(valueOf(await scrape(service.baseUrl), 'udp_listener_up', { network_local_port: String(open.port), udp_listener_name: 'shipper' }), 1);
       await new Promise((resolve) => setTimeout(resolve, 1000));
       assert.equal(receiver.requests.length, 0);
       assert.equal(valueOf(await scrape(service.baseUrl), 'udp_listener_exporter_otlp_exports_total'), undefined);
-    } finally {
-      await service.stop();
-      await receiver.close();
-    }
+    });
   });
 
   it('prometheus,otlp serves and pushes from one set of instruments, and counts the pushes', async () => {
-    const receiver = await OtlpReceiver.start({ transport: 'http' });
-    const service = await startService(otlpEnv(receiver, { OTEL_METRICS_EXPORTER: 'prometheus,otlp' }));
-    try {
+    await withOtlpService({ OTEL_METRICS_EXPORTER: 'prometheus,otlp' }, { transport: 'http' }, async (service, receiver) => {
       const pushed = await receiver.waitFor(hasListenerMetrics, 10_000, { includeEarlier: true });
       assert.equal(pointValue(pushed.decoded, 'udp.listener.up', { 'network.local.port': BigInt(open.port), 'udp.listener.name': 'shipper' }), 1);
       const page = await scrape(service.baseUrl);
       assert.equal(valueOf(page, 'udp_listener_up', { network_local_port: String(open.port), udp_listener_name: 'shipper' }), 1);
       assert.ok(valueOf(page, 'udp_listener_exporter_otlp_exports_total')! >= 1);
-      assert.equal(valueOf(page, 'udp_listener_exporter_otlp_export_failures_total'), 0);
-    } finally {
-      await service.stop();
-      await receiver.close();
-    }
+      assert.equal(valueOf(page, FAILED_EXPORTS), 0);
+    });
   });
 
   it('console prints the metrics to stdout', async () => {
-    const service = await startService({ OTEL_METRICS_EXPORTER: 'console', OTEL_METRIC_EXPORT_INTERVAL: '200', UDP_LISTENER_PORTS: String(open.port) });
-    let stdout = '';
-    service.child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
+    await withService({ OTEL_METRICS_EXPORTER: 'console', OTEL_METRIC_EXPORT_INTERVAL: '200', UDP_LISTENER_PORTS: String(open.port) }, async (service) => {
+      let stdout = '';
+      service.child.stdout!.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      await until('udp.listener.up on stdout', async () => (stdout.includes('udp.listener.up') ? true : undefined), () => `stdout:\n${stdout}`, 5_000, 100);
     });
-    try {
-      for (let i = 0; i < 50 && !stdout.includes('udp.listener.up'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
-      assert.match(stdout, /udp\.listener\.up/);
-    } finally {
-      assert.equal(await service.stop(), 0);
-    }
   });
 
   it('none starts, warns, and exits cleanly', async () => {
-    const service = await startService({ OTEL_METRICS_EXPORTER: 'none' });
-    assert.match(service.stderr(), /level=warn msg="OTEL_METRICS_EXPORTER=none/);
-    assert.equal(await service.stop(), 0);
+    await withService({ OTEL_METRICS_EXPORTER: 'none' }, async (service) => {
+      assert.match(service.stderr(), /level=warn msg="OTEL_METRICS_EXPORTER=none/);
+    });
   });
 });
 
 describe('endpoints, shutdown and an unhealthy collector', () => {
   it('OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta sends counters as deltas', async () => {
-    const receiver = await OtlpReceiver.start({ transport: 'http' });
-    const service = await startService(otlpEnv(receiver, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta' }));
-    try {
+    await withOtlpService({ OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta' }, { transport: 'http' }, async (_service, receiver) => {
       const { decoded } = await receiver.waitFor(hasListenerMetrics, 10_000, { includeEarlier: true });
       assert.equal(metricNamed(decoded, 'udp.listener.drops')!.aggregationTemporality, 'delta');
       assert.equal(metricNamed(decoded, 'udp.host.datagrams.received')!.aggregationTemporality, 'delta');
-    } finally {
-      await service.stop();
-      await receiver.close();
-    }
+    });
   });
 
   it('the metrics-specific endpoint is used as is, custom path included', async () => {
-    const receiver = await OtlpReceiver.start({ transport: 'http' });
-    const service = await startService(
-      otlpEnv(receiver, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${receiver.baseUrl}/custom/otlp/path` }),
-    );
-    try {
+    const endpoints = (receiver: OtlpReceiver) => ({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${receiver.baseUrl}/custom/otlp/path`,
+    });
+    await withOtlpService(endpoints, { transport: 'http' }, async (_service, receiver) => {
       const request = await receiver.waitFor(hasListenerMetrics, 10_000, { includeEarlier: true });
       assert.equal(request.path, '/custom/otlp/path');
-    } finally {
-      await service.stop();
-      await receiver.close();
-    }
+    });
   });
 
   it('SIGTERM with a long interval still delivers a final export, then exits 0', async () => {
-    const receiver = await OtlpReceiver.start({ transport: 'http' });
-    const service = await startService(otlpEnv(receiver, { OTEL_METRIC_EXPORT_INTERVAL: '600000' }));
-    try {
+    await withOtlpService({ OTEL_METRIC_EXPORT_INTERVAL: '600000' }, { transport: 'http' }, async (service, receiver) => {
       assert.equal(receiver.requests.length, 0);
       const delivered = receiver.waitFor(hasListenerMetrics, 5_000);
       assert.equal(await service.stop(), 0);
       const { decoded } = await delivered;
       assert.equal(pointValue(decoded, 'udp.listener.up', { 'network.local.port': BigInt(open.port), 'udp.listener.name': 'shipper' }), 1);
-    } finally {
-      await receiver.close();
-    }
+    });
   });
 
   it('a collector answering 503 is counted and logged once, /metrics is unaffected, and the next interval after recovery delivers', async () => {
-    const receiver = await OtlpReceiver.start({ transport: 'http', behaviour: () => 503 });
-    const service = await startService(
-      otlpEnv(receiver, { OTEL_METRICS_EXPORTER: 'prometheus,otlp', OTEL_METRIC_EXPORT_INTERVAL: '500', OTEL_EXPORTER_OTLP_TIMEOUT: '400' }),
-    );
-    try {
-      let page = await scrape(service.baseUrl);
-      for (let i = 0; i < 60 && (valueOf(page, 'udp_listener_exporter_otlp_export_failures_total') ?? 0) < 2; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        page = await scrape(service.baseUrl);
-      }
-      assert.ok(valueOf(page, 'udp_listener_exporter_otlp_export_failures_total')! >= 2);
-      assert.equal(valueOf(page, 'udp_listener_up', { network_local_port: String(open.port), udp_listener_name: 'shipper' }), 1);
+    const env = { OTEL_METRICS_EXPORTER: 'prometheus,otlp', OTEL_METRIC_EXPORT_INTERVAL: '500', OTEL_EXPORTER_OTLP_TIMEOUT: '400' };
+    await withOtlpService(env, { transport: 'http', behaviour: () => 503 }, async (service, receiver) => {
+      await untilFailedExports(service, 2, 6_000);
+      assert.equal(valueOf(await scrape(service.baseUrl), 'udp_listener_up', { network_local_port: String(open.port), udp_listener_name: 'shipper' }), 1);
       assert.equal((service.stderr().match(/msg="OTLP export failed/g) ?? []).length, 1, 'one log line per failure burst');
       assert.match(service.stderr(), /msg="OTLP export failed.*endpoint=http:\/\/127\.0\.0\.1:\d+\/v1\/metrics error=/);
 
       receiver.setBehaviour(() => 'ok');
       const recovered = await receiver.waitFor((r) => r.answeredWith === 200 && hasListenerMetrics(r), 10_000);
-      assert.ok(recovered.decoded.scopes.length > 0);
-      for (let i = 0; i < 30 && !/msg="OTLP export recovered"/.test(service.stderr()); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(pointValue(recovered.decoded, 'udp.listener.up', { 'network.local.port': BigInt(open.port), 'udp.listener.name': 'shipper' }), 1);
+      assert.equal(pointValue(recovered.decoded, 'udp.listener.up', { 'network.local.port': BigInt(closedPort) }), 0);
+      await until('the recovery log line', async () => (/msg="OTLP export recovered"/.test(service.stderr()) ? true : undefined), () => service.stderr(), 3_000, 100);
       assert.match(service.stderr(), /msg="OTLP export recovered" endpoint=\S+ failed_exports=\d+/);
-    } finally {
-      await service.stop();
-      await receiver.close();
-    }
+    });
   });
 
   it('a collector that never answers blocks nothing: scrapes answer, failures are counted, SIGTERM exits 0 within 5 s', async () => {
-    const receiver = await OtlpReceiver.start({ transport: 'http', behaviour: () => 'hang' });
-    const service = await startService(
-      otlpEnv(receiver, { OTEL_METRICS_EXPORTER: 'prometheus,otlp', OTEL_METRIC_EXPORT_INTERVAL: '500', OTEL_EXPORTER_OTLP_TIMEOUT: '300' }),
-    );
-    try {
+    const env = { OTEL_METRICS_EXPORTER: 'prometheus,otlp', OTEL_METRIC_EXPORT_INTERVAL: '500', OTEL_EXPORTER_OTLP_TIMEOUT: '300' };
+    await withOtlpService(env, { transport: 'http', behaviour: () => 'hang' }, async (service, receiver) => {
       await receiver.waitFor(() => true, 10_000, { includeEarlier: true });
       for (let i = 0; i < 10; i++) {
         const started = performance.now();
         assert.equal(valueOf(await scrape(service.baseUrl), 'udp_listener_up', { network_local_port: String(closedPort) }), 0);
         assert.ok(performance.now() - started < 3000, 'a scrape waited on the collector');
       }
-      let page = await scrape(service.baseUrl);
-      for (let i = 0; i < 40 && (valueOf(page, 'udp_listener_exporter_otlp_export_failures_total') ?? 0) < 1; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        page = await scrape(service.baseUrl);
-      }
-      assert.ok(valueOf(page, 'udp_listener_exporter_otlp_export_failures_total')! >= 1);
+      await untilFailedExports(service, 1, 4_000);
       const stopping = performance.now();
       assert.equal(await service.stop(), 0);
       assert.ok(performance.now() - stopping < 5000, `took ${performance.now() - stopping} ms`);
-    } finally {
-      await receiver.close();
-    }
+    });
   });
 
   it('a collector that is not there (connection refused) is a counted, logged failure', async () => {
-    const service = await startService({
+    const env = {
       OTEL_METRICS_EXPORTER: 'prometheus,otlp',
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
       OTEL_METRIC_EXPORT_INTERVAL: '300',
       OTEL_EXPORTER_OTLP_TIMEOUT: '250',
-    });
-    try {
-      let failures = 0;
-      for (let i = 0; i < 50 && failures < 1; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        failures = valueOf(await scrape(service.baseUrl), 'udp_listener_exporter_otlp_export_failures_total') ?? 0;
-      }
-      assert.ok(failures >= 1);
+    };
+    await withService(env, async (service) => {
+      await untilFailedExports(service, 1, 5_000);
       assert.match(service.stderr(), /msg="OTLP export failed/);
       assert.equal(samplesOf(await scrape(service.baseUrl), 'udp_listener_exporter_collection_errors_total').length, 0);
-    } finally {
-      assert.equal(await service.stop(), 0);
-    }
+    });
   });
 });

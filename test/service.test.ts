@@ -276,6 +276,23 @@ describe('HTTP endpoint and process lifecycle', () => {
     for (const page of pages) assert.equal(valueOf(page, 'udp_listener_up', { network_local_port: '514' }) !== undefined, true);
   });
 
+  // Issue 3 item 5: procfs is read at collection time only. Every read counts in collections_total
+  // (scrapes included, nothing else collects here), so a timer or polling loop reading procfs in
+  // the background shows as more than the one read of the second scrape.
+  it('reads procfs only when scraped: an idle service does not collect in between', async () => {
+    const idle = await startService({ UDP_LISTENER_PORTS: '514' });
+    try {
+      const first = await scrape(idle.baseUrl);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const second = await scrape(idle.baseUrl);
+      const [before, after] = [first, second].map((page) => valueOf(page, 'udp_listener_exporter_collections_total'));
+      assert.ok(before !== undefined && after !== undefined, `collections_total missing: ${before}, ${after}`);
+      assert.equal(after - before, 1, `${after - before} procfs reads between two scrapes 2 s apart`);
+    } finally {
+      await idle.stop();
+    }
+  });
+
   it('answers 404 for unknown paths and 405 for other methods', async () => {
     assert.equal((await fetch(`${service.baseUrl}/metrics/extra`)).status, 404);
     assert.equal((await fetch(`${service.baseUrl}/favicon.ico`)).status, 404);
@@ -303,6 +320,7 @@ describe('start-up with a bad variable', () => {
     [{ UDP_LISTENER_PORTS: 'a=514,a=6984' }, 'UDP_LISTENER_PORTS', 'a=6984'],
     [{ OTEL_EXPORTER_PROMETHEUS_PORT: 'ninety' }, 'OTEL_EXPORTER_PROMETHEUS_PORT', 'ninety'],
     [{ HOST_PROC: '/no/such/proc' }, 'HOST_PROC', '/no/such/proc'],
+    [{ OTEL_METRICS_EXPORTER: 'prometheus,zipkin' }, 'OTEL_METRICS_EXPORTER', 'zipkin'],
   ];
   for (const [env, variable, token] of cases) {
     it(`${variable}=${JSON.stringify(Object.values(env)[0])} stops it with exit code 2 and one line naming both`, async () => {
