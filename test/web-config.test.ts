@@ -206,6 +206,36 @@ describe('basic auth checks', () => {
     assert.equal(compares.length, 4, 'failures are not cached');
   });
 
+  it('an unknown user costs exactly one bcrypt comparison, at the users\' cost, as a known one does', async () => {
+    // Cost 5 rather than bcrypt's minimum of 4: a decoy hash of a fixed cost would show.
+    const users = new Map([
+      ['alice', bcrypt.hashSync('a-pw', 5)],
+      ['bob', bcrypt.hashSync('b-pw', 5)],
+      ['carol', bcrypt.hashSync('c-pw', 5)],
+    ]);
+    const compares: { password: string; hash: string }[] = [];
+    const compare = (password: string, hash: string) => {
+      compares.push({ password, hash });
+      return bcrypt.compare(password, hash);
+    };
+    const auth = new BasicAuth(users, { compare });
+    const header = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+    assert.equal(await auth.check(header('mallory', 'a-pw')), 'denied');
+    assert.equal(compares.length, 1, 'an unknown user must cost one bcrypt comparison, no more, no fewer');
+    assert.equal(compares[0]!.password, 'a-pw');
+    assert.equal(bcrypt.getRounds(compares[0]!.hash), 5, 'the decoy hash must cost what the users\' hashes cost');
+    assert.ok(![...users.values()].includes(compares[0]!.hash), 'an unknown user was compared against a real user\'s hash');
+
+    // Failures are not cached, for an unknown user either: every attempt costs the same.
+    assert.equal(await auth.check(header('mallory', 'a-pw')), 'denied');
+    assert.equal(compares.length, 2);
+    // A known user with a wrong password: also exactly one comparison, against that user's hash.
+    assert.equal(await auth.check(header('bob', 'a-pw')), 'denied');
+    assert.equal(compares.length, 3);
+    assert.equal(compares[2]!.hash, users.get('bob'));
+  });
+
   it('runs bcrypt one check at a time, and turns away uncached checks beyond 16 waiting', async () => {
     let running = 0;
     let most = 0;
