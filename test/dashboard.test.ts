@@ -100,10 +100,27 @@ describe('otel/grafana/dashboard.json', () => {
 
   it('queries only metrics the service exports', () => {
     const queries = dashboardQueries(dashboard);
+    // An empty list would pass the checks below: every `expr` anywhere in the file (21 panel
+    // targets and an annotation today) must be among the queries checked, and the variables too.
+    const exprs = exprsIn(JSON.parse(DASHBOARD_TEXT));
+    assert.ok(exprs.length > 10, `only ${exprs.length} expr in the dashboard`);
+    assert.equal(exprs.length, [...DASHBOARD_TEXT.matchAll(/"expr":/g)].length);
+    const variableQueries = dashboard.templating.list.filter((v) => v.type === 'query').length;
+    assert.ok(variableQueries > 0);
+    assert.ok(queries.length >= exprs.length + variableQueries, `${queries.length} queries checked, the dashboard has ${exprs.length} expr and ${variableQueries} query variables`);
+    const checked = queries.map((query) => query.expr);
+    for (const expr of exprs) assert.ok(checked.includes(expr), `not checked: ${expr}`);
     for (const query of queries) assert.ok(metricNames(query.expr).length > 0, `${query.where}: no metric found in ${query.expr}`);
     assert.deepEqual(unknownNames(queries), {});
   });
 });
+
+/** Every string under an `expr` key anywhere in a parsed JSON value. */
+function exprsIn(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(exprsIn);
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, inner]) => (key === 'expr' && typeof inner === 'string' ? [inner] : exprsIn(inner)));
+}
 
 describe('otel/prometheus/rules.yml', () => {
   it('queries only metrics the service exports', () => {

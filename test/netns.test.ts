@@ -57,15 +57,22 @@ describe('a listener in another network namespace', () => {
 
   it('is not the host\'s: by default its port reads 0 and discovery does not list it', async (t) => {
     if (!skipUnlessAvailable(t)) return;
+    // A listener on the host in the same scrape: discovery that lists nothing must not pass.
+    const hostHolder = new SocketHolder({ comm: Buffer.from('host-shipper') });
+    let hostSocket = await hostHolder.open({ family: 'ipv4', address: '0.0.0.0', port: NON_EPHEMERAL });
+    // The namespace's port is free on the host, so a random pick could land on it.
+    while (hostSocket.port === socket.port) hostSocket = await hostHolder.open({ family: 'ipv4', address: '0.0.0.0', port: NON_EPHEMERAL });
     const configured = await startService({ UDP_LISTENER_PORTS: String(socket.port) });
     const discovery = await startService({ UDP_LISTENER_DISCOVERY_LIMIT: '65535' });
     try {
       assert.equal(valueOf(await scrape(configured.baseUrl), 'udp_listener_up', { network_local_port: String(socket.port) }), 0);
       const ports = samplesOf(await scrape(discovery.baseUrl), 'udp_listener_up').map((s) => s.labels.network_local_port);
+      assert.ok(ports.includes(String(hostSocket.port)), `the host listener ${hostSocket.port} is not listed: ${ports.join(',')}`);
       assert.ok(!ports.includes(String(socket.port)));
     } finally {
       await configured.stop();
       await discovery.stop();
+      await hostHolder.dispose();
     }
   });
 

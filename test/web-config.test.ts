@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { ConfigError } from '../src/config/errors.js';
 import { loadWebConfig } from '../src/config/web-config.js';
@@ -14,7 +14,7 @@ import { parseBasic, BasicAuth } from '../src/http/basic-auth.js';
 import { subjectAltNames } from '../src/http/tls.js';
 import { makeTestPki, type TestPki } from './support/certificates.js';
 import { REPO_ROOT } from './support/paths.js';
-import { findTool } from './support/tools.js';
+import { findTool, requireTool } from './support/tools.js';
 
 const VARIABLE = 'UDP_LISTENER_WEB_CONFIG_FILE';
 /** exporter-toolkit's own example: the bcrypt hash (cost 10, htpasswd's $2y$) of "fakepassword". */
@@ -38,6 +38,12 @@ describe('web configuration file', () => {
     writeFileSync(file, text);
     return file;
   };
+  /** The PKI, or undefined after skipping the test (never in CI, where openssl must be installed). */
+  const needPki = (t: TestContext): TestPki | undefined => {
+    if (requireTool(t, 'openssl', 'openssl') === undefined) return undefined;
+    assert.ok(pki !== undefined, 'openssl is installed but the test PKI was not made');
+    return pki;
+  };
   const tlsBlock = (): string => `tls_server_config:\n  cert_file: ${pki!.server.certFile}\n  key_file: ${pki!.server.keyFile}\n`;
 
   it('reads basic auth users and headers; no tls_server_config means plain HTTP', () => {
@@ -55,7 +61,8 @@ describe('web configuration file', () => {
   });
 
   it('reads TLS settings with paths relative to the file, in the toolkit\'s names', (t) => {
-    if (pki === undefined) return t.skip('openssl not installed');
+    const pki = needPki(t);
+    if (pki === undefined) return;
     writeFileSync(path.join(directory, 'server.crt'), pki.server.cert);
     writeFileSync(path.join(directory, 'server.key'), pki.server.key);
     writeFileSync(path.join(directory, 'ca.crt'), pki.ca.cert);
@@ -89,7 +96,8 @@ describe('web configuration file', () => {
   });
 
   it('accepts the toolkit\'s older name RequireClientCert', (t) => {
-    if (pki === undefined) return t.skip('openssl not installed');
+    const pki = needPki(t);
+    if (pki === undefined) return;
     const file = write('old.yml', `${tlsBlock()}  client_auth_type: RequireClientCert\n`);
     assert.equal(loadWebConfig(VARIABLE, file).tls!.clientAuth, 'RequireAnyClientCert');
   });
@@ -124,8 +132,10 @@ describe('web configuration file', () => {
   ];
   for (const [name, text, key] of mistakes) {
     it(`refuses ${name}, naming the file and ${key}`, (t) => {
-      if (pki === undefined && text.length > 0) return t.skip('openssl not installed');
-      const file = write('bad.yml', text(pki!));
+      // Only the TLS cases take the PKI (their text function has a parameter).
+      const tls = text.length > 0 ? needPki(t) : undefined;
+      if (text.length > 0 && tls === undefined) return;
+      const file = write('bad.yml', text(tls!));
       assert.throws(
         () => loadWebConfig(VARIABLE, file),
         (error: unknown) => {
@@ -143,7 +153,8 @@ describe('web configuration file', () => {
   }
 
   it("the README's example is a valid file", (t) => {
-    if (pki === undefined) return t.skip('openssl not installed');
+    const pki = needPki(t);
+    if (pki === undefined) return;
     const readme = readFileSync(`${REPO_ROOT}README.md`, 'utf8');
     const example = /\n## Security\n[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)![1]!;
     writeFileSync(path.join(directory, 'tls.crt'), pki.server.cert);
@@ -193,6 +204,36 @@ describe('basic auth checks', () => {
     await auth.check(`Basic ${Buffer.from('u:bad').toString('base64')}`);
     await auth.check(`Basic ${Buffer.from('u:bad').toString('base64')}`);
     assert.equal(compares.length, 4, 'failures are not cached');
+  });
+
+  it('an unknown user costs exactly one bcrypt comparison, at the users\' cost, as a known one does', async () => {
+    // Cost 5 rather than bcrypt's minimum of 4: a decoy hash of a fixed cost would show.
+    const users = new Map([
+      ['alice', bcrypt.hashSync('a-pw', 5)],
+      ['bob', bcrypt.hashSync('b-pw', 5)],
+      ['carol', bcrypt.hashSync('c-pw', 5)],
+    ]);
+    const compares: { password: string; hash: string }[] = [];
+    const compare = (password: string, hash: string) => {
+      compares.push({ password, hash });
+      return bcrypt.compare(password, hash);
+    };
+    const auth = new BasicAuth(users, { compare });
+    const header = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+    assert.equal(await auth.check(header('mallory', 'a-pw')), 'denied');
+    assert.equal(compares.length, 1, 'an unknown user must cost one bcrypt comparison, no more, no fewer');
+    assert.equal(compares[0]!.password, 'a-pw');
+    assert.equal(bcrypt.getRounds(compares[0]!.hash), 5, 'the decoy hash must cost what the users\' hashes cost');
+    assert.ok(![...users.values()].includes(compares[0]!.hash), 'an unknown user was compared against a real user\'s hash');
+
+    // Failures are not cached, for an unknown user either: every attempt costs the same.
+    assert.equal(await auth.check(header('mallory', 'a-pw')), 'denied');
+    assert.equal(compares.length, 2);
+    // A known user with a wrong password: also exactly one comparison, against that user's hash.
+    assert.equal(await auth.check(header('bob', 'a-pw')), 'denied');
+    assert.equal(compares.length, 3);
+    assert.equal(compares[2]!.hash, users.get('bob'));
   });
 
   it('runs bcrypt one check at a time, and turns away uncached checks beyond 16 waiting', async () => {
