@@ -18,16 +18,18 @@ export type SnmpTable = ReadonlyMap<string, ReadonlyMap<string, number>>;
 export function parseNetSnmp(text: string, file: string): SnmpTable {
   const lines = splitLines(text, file);
   const table = new Map<string, Map<string, number>>();
-  if (lines.length % 2 !== 0) {
-    throw new ProcFormatError(file, lines.length, 'values', lines[lines.length - 1] ?? '', 'header line without its values line');
-  }
+  // Pairs are checked in order, so a values line missing in the middle is reported where it was
+  // expected, not as a header without values at the end of the file.
   for (let i = 0; i < lines.length; i += 2) {
     const header = lines[i]!.split(' ');
-    const values = lines[i + 1]!.split(' ');
     const protocol = header[0]!;
     if (!/^[A-Za-z0-9]+:$/.test(protocol)) {
       throw new ProcFormatError(file, i + 1, 'protocol', protocol, 'expected a protocol name followed by ":"');
     }
+    if (i + 1 === lines.length) {
+      throw new ProcFormatError(file, i + 1, 'values', lines[i]!, 'header line without its values line');
+    }
+    const values = lines[i + 1]!.split(' ');
     if (values[0] !== protocol) {
       throw new ProcFormatError(file, i + 2, 'protocol', values[0] ?? '', `expected the values line of ${protocol}`);
     }
