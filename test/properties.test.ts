@@ -46,7 +46,11 @@ async function holds<T>(t: TestContext, property: fc.IProperty<T> | fc.IAsyncPro
   totals.runs += details.numRuns;
   totals.tried += tried;
   t.diagnostic(`fast-check: numRuns ${details.numRuns}, ${tried} inputs tried, seed ${details.seed}`);
-  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'property failed');
+  if (details.failed) {
+    // fast-check 4 leaves the failure itself out of its report: add it, or the report says only where.
+    const error = details.errorInstance;
+    throw new Error(`${fc.defaultReportMessage(details) ?? 'property failed'}\nGot error: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
 }
 
 
@@ -134,6 +138,13 @@ function socketLine(family: IpFamily, slot: number, s: GeneratedSocket): { line:
     },
   };
 }
+
+/**
+ * Where in a file an edit or a cut lands, as a fraction of its length in [0, 1). Spread over the
+ * whole file, with some lean to the start: fc.double({ min: 0, max: 1 }) puts over 99% of its
+ * values on 0 or 1, which left the middle of every file all but untouched.
+ */
+const anywhere = fc.nat({ max: 0x7fffffff }).map((n) => n / 0x80000000);
 
 const headerOf = (sample: Sample): string => sample.bytes.toString('latin1').split('\n')[0]!;
 
@@ -231,17 +242,17 @@ const HOSTILE_BYTES = ['\0', '\r', '\n', ' ', '\t', ':', 'G', 'z', '-', '\xff', 
 
 const editArbitrary: fc.Arbitrary<Edit> = fc.oneof(
   // insert hostile bytes anywhere
-  fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(...HOSTILE_BYTES)).map(([at, text]) => (bytes: Buffer) => {
+  fc.tuple(anywhere, fc.constantFrom(...HOSTILE_BYTES)).map(([at, text]) => (bytes: Buffer) => {
     const i = Math.floor(at * bytes.length);
     return Buffer.concat([bytes.subarray(0, i), Buffer.from(text, 'latin1'), bytes.subarray(i)]);
   }),
   // delete a run of bytes
-  fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 40 })).map(([at, length]) => (bytes: Buffer) => {
+  fc.tuple(anywhere, fc.integer({ min: 1, max: 40 })).map(([at, length]) => (bytes: Buffer) => {
     const i = Math.floor(at * bytes.length);
     return Buffer.concat([bytes.subarray(0, i), bytes.subarray(i + length)]);
   }),
   // overwrite one byte with any byte
-  fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 255 })).map(([at, byte]) => (bytes: Buffer) => {
+  fc.tuple(anywhere, fc.integer({ min: 0, max: 255 })).map(([at, byte]) => (bytes: Buffer) => {
     const copy = Buffer.from(bytes);
     if (copy.length > 0) copy[Math.min(copy.length - 1, Math.floor(at * copy.length))] = byte;
     return copy;
@@ -274,7 +285,7 @@ const editArbitrary: fc.Arbitrary<Edit> = fc.oneof(
     return Buffer.from(lines.join('\n'), 'latin1');
   }),
   // cut anywhere
-  fc.double({ min: 0, max: 1, noNaN: true }).map((at) => (bytes: Buffer) => bytes.subarray(0, Math.floor(at * bytes.length))),
+  anywhere.map((at) => (bytes: Buffer) => bytes.subarray(0, Math.floor(at * bytes.length))),
 );
 
 /** A parser may throw only a ProcFormatError that names the file, a line, a field and the token. */
