@@ -26,6 +26,7 @@ import { ConfigError } from '../src/config/errors.js';
 import { parsePortList, type WatchedPort } from '../src/config/ports.js';
 import { ProcFormatError } from '../src/procfs/errors.js';
 import { parseIpLocalPortRange, type PortRange } from '../src/procfs/ip-local-port-range.js';
+import { parseNetSnmp, parseNetSnmp6, type SnmpTable } from '../src/procfs/net-snmp.js';
 import { formatIpv6, parseNetUdp, type IpFamily, type UdpSocket } from '../src/procfs/net-udp.js';
 import { ATTR_ERROR_TYPE, ATTR_FILE_PATH, ATTR_LISTENER_NAME, ATTR_PORT } from '../src/telemetry/names.js';
 import { parseExposition } from './support/exposition.js';
@@ -72,14 +73,16 @@ interface ParserEntry<T> {
   readonly check: (result: T) => void;
   /** Is `part` (the parse of a cut file) a prefix of `full`? */
   readonly isPrefix: (part: T, full: T) => boolean;
+  /** How many entries (sockets, protocols, counters) a result holds. */
+  readonly size: (result: T) => number;
   /** Header lines, which breakLine leaves alone. */
   readonly headerLines: number;
   /** Ways to make one data line certainly malformed. */
   readonly breakLine: fc.Arbitrary<(line: string) => string>;
   /** Valid files made from generated values, with the result they must parse to. */
   readonly valid: fc.Arbitrary<{ readonly text: string; readonly expected: T }>;
-  /** One valid data line, to build 100,000-line files from; undefined for one-line files. */
-  readonly bigFile?: (lines: number) => fc.Arbitrary<{ readonly text: string; readonly lines: number }>;
+  /** Valid files of that many data lines and the size of their parse; undefined for one-line files. */
+  readonly bigFile?: (lines: number) => fc.Arbitrary<{ readonly text: string; readonly lines: number; readonly size: number }>;
 }
 
 const REAL = path.join(FIXTURES, 'procfs', 'real');
@@ -166,6 +169,7 @@ const netUdp: ParserEntry<UdpSocket[]> = {
     }
   },
   isPrefix: (part, full) => part.length <= full.length && part.every((s, i) => isDeepStrictEqual(s, full[i])),
+  size: (sockets) => sockets.length,
   headerLines: 1,
   breakLine: fc.oneof(
     fc.tuple(fc.constantFrom(...VALIDATED_COLUMNS), fc.constantFrom(...BAD_TOKENS)).map(
@@ -195,7 +199,7 @@ const netUdp: ParserEntry<UdpSocket[]> = {
       const lines: string[] = [headerOf(udpSamples[0]!)];
       // Exactly 13 columns: with one extra, dropping a column could leave a valid line.
       for (let i = 0; i < count; i++) lines.push(socketLine('ipv4', i, { ...seed, extraColumns: [], localPort: ports[i % 64]!, inode: i + 1 }).line);
-      return { text: `${lines.join('\n')}\n`, lines: count };
+      return { text: `${lines.join('\n')}\n`, lines: count, size: count };
     }),
 };
 
@@ -209,6 +213,7 @@ const ipLocalPortRange: ParserEntry<PortRange> = {
   parse: (bytes, sample) => parseIpLocalPortRange(bytes.toString('latin1'), sample.file),
   check: ({ low, high }) => assert.ok(Number.isInteger(low) && Number.isInteger(high) && low >= 1 && low <= high && high <= 65535, `${low} ${high}`),
   isPrefix: (part, full) => isDeepStrictEqual(part, full),
+  size: () => 1,
   headerLines: 0,
   breakLine: fc.oneof(
     fc.constantFrom(...BAD_TOKENS).map((token) => (line: string) => line.replace(/\d+$/, token)),
@@ -221,8 +226,142 @@ const ipLocalPortRange: ParserEntry<PortRange> = {
     .map(([a, b]) => ({ text: `${Math.min(a, b)}\t${Math.max(a, b)}\n`, expected: { low: Math.min(a, b), high: Math.max(a, b) } })),
 };
 
-/** Every procfs parser. The lead adds /proc/net/snmp, snmp6 and <pid>/comm here. */
-const PARSERS = [netUdp, ipLocalPortRange] as unknown as readonly ParserEntry<unknown>[];
+// /proc/net/snmp and snmp6: counters by name. Names are what the kernel prints (letters and
+// digits); values are unsigned decimal (snmp's Tcp MaxConn is -1) and must be exact in a double.
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'.split('');
+/** Starts with a letter, as every name the kernel prints does (so a header never reads as values). */
+const counterName = fc
+  .tuple(fc.constantFrom(...ALNUM.filter((c) => /[A-Za-z]/.test(c))), fc.string({ unit: fc.constantFrom(...ALNUM), maxLength: 23 }))
+  .map(([first, rest]) => `${first}${rest}`);
+const unsignedCounter = fc.oneof(fc.nat({ max: 1000 }), fc.maxSafeNat());
+const snmpCounter = fc.oneof(fc.constant(-1), unsignedCounter);
+/** Tokens no counter can be; not '-1', which snmp's Tcp MaxConn is. */
+const BAD_COUNTERS = ['zz', 'G', '1e3', '0x10', '+1', '--1', '-', '-0', '-2', '-3576', '1.5', '9007199254740992', '12345678901234567890123', 'FFFFFFFFFFFFFFFF', '\u00ff'];
+/** Bytes the kernel never writes into these files (tab it does, in snmp6). */
+const insertControlByte = fc
+  .tuple(fc.constantFrom('\0', '\r', '\x01', '\x1b', '\x7f'), anywhere)
+  .map(([byte, at]) => (line: string) => {
+    const i = Math.min(line.length, Math.floor(at * (line.length + 1)));
+    return `${line.slice(0, i)}${byte}${line.slice(i)}`;
+  });
+/** Tokens that cannot begin a line of snmp: not a protocol name followed by ":". */
+const BAD_PROTOCOLS = ['Udp', 'Udp::', ':', '', 'U-dp:', 'Udp!:', '\u00ff:', '1e3', 'Udp :'];
+/** Names no snmp column or snmp6 counter has ('' is what a doubled space gives). */
+const BAD_NAMES = ['', 'In-Datagrams', 'In:x', 'A.B', '_', '\u00ff', '\u0085'];
+
+/** Are the entries of `part` the first entries of `full`, in order, each one `prefix` of its own? */
+const isMapPrefix = <V>(part: ReadonlyMap<string, V>, full: ReadonlyMap<string, V>, prefix: (a: V, b: V) => boolean = isDeepStrictEqual): boolean => {
+  const [a, b] = [[...part], [...full]];
+  return a.length <= b.length && a.every(([key, value], i) => key === b[i]![0] && prefix(value, b[i]![1]));
+};
+
+const checkCounters = (counters: ReadonlyMap<string, number>, lowest: -1 | 0): void => {
+  for (const [name, value] of counters) {
+    assert.match(name, /^[A-Za-z0-9]+$/, `counter name ${JSON.stringify(name)}`);
+    assert.ok(Number.isSafeInteger(value) && value >= lowest && !Object.is(value, -0), `${name} = ${value}`);
+  }
+};
+
+/** In snmp, a values line has a number after the protocol; a header line has a column name. */
+const isValuesLine = (line: string): boolean => /^\S+ -?\d/.test(line);
+const breakProtocol = (bad: string) => (line: string) => line.replace(/^\S*/, bad);
+
+type SnmpProtocol = readonly [name: string, columns: readonly (readonly [string, number])[], columnsPerPair?: number];
+
+/** Kernel-style snmp text: per protocol, pairs of header and values lines of at most columnsPerPair columns (IcmpMsg: 16). */
+const snmpText = (protocols: readonly SnmpProtocol[]): string =>
+  protocols
+    .map(([p, columns, perPair = columns.length]) => {
+      let text = '';
+      for (let c = 0; c < columns.length; c += perPair) {
+        const chunk = columns.slice(c, c + perPair);
+        text += `${p}: ${chunk.map(([name]) => name).join(' ')}\n${p}: ${chunk.map(([, v]) => v).join(' ')}\n`;
+      }
+      return text;
+    })
+    .join('');
+
+const snmpProtocols = fc.uniqueArray(
+  fc.tuple(counterName, fc.uniqueArray(fc.tuple(counterName, snmpCounter), { minLength: 1, maxLength: 40, selector: ([c]) => c }), fc.integer({ min: 1, max: 40 })),
+  { minLength: 1, maxLength: 8, selector: ([p]) => p },
+);
+
+const netSnmp: ParserEntry<SnmpTable> = {
+  name: 'parseNetSnmp (/proc/net/snmp)',
+  samples: [realFile('1/net/snmp')],
+  parse: (bytes, sample) => parseNetSnmp(bytes.toString('latin1'), sample.file),
+  check: (table) => {
+    for (const [protocol, columns] of table) {
+      assert.match(protocol, /^[A-Za-z0-9]+$/, `protocol ${JSON.stringify(protocol)}`);
+      checkCounters(columns, -1);
+    }
+  },
+  // A cut between two pairs of one protocol (IcmpMsg) leaves that protocol with its first columns.
+  isPrefix: (part, full) => isMapPrefix(part, full, (a, b) => isMapPrefix(a, b)),
+  size: (table) => table.size,
+  headerLines: 0,
+  breakLine: fc.oneof(
+    insertControlByte,
+    fc.constantFrom(...BAD_PROTOCOLS).map(breakProtocol),
+    // a value that is no counter, or a column name no kernel writes
+    fc.tuple(fc.nat(), fc.constantFrom(...BAD_COUNTERS), fc.constantFrom(...BAD_NAMES)).map(([column, badValue, badName]) => (line: string) => {
+      const tokens = line.split(' ');
+      tokens[1 + (column % (tokens.length - 1))] = isValuesLine(line) ? badValue : badName;
+      return tokens.join(' ');
+    }),
+    // a value more or less; a header line loses its protocol's colon instead
+    fc.tuple(fc.nat(), fc.boolean()).map(([column, add]) => (line: string) => {
+      if (!isValuesLine(line)) return breakProtocol('Udp')(line);
+      const tokens = line.split(' ');
+      if (add) tokens.splice(1 + (column % tokens.length), 0, '0');
+      else tokens.splice(1 + (column % (tokens.length - 1)), 1);
+      return tokens.join(' ');
+    }),
+  ),
+  valid: snmpProtocols.map((protocols) => ({
+    text: snmpText(protocols),
+    expected: new Map(protocols.map(([p, columns]) => [p, new Map(columns)])),
+  })),
+  bigFile: (count) =>
+    fc.uniqueArray(fc.tuple(counterName, snmpCounter), { minLength: 1, maxLength: 4, selector: ([c]) => c }).map((columns) => {
+      const protocols = Array.from({ length: count / 2 }, (_, i) => [`P${i}`, columns] as const);
+      return { text: snmpText(protocols), lines: count, size: count / 2 };
+    }),
+};
+
+const snmp6Separator = fc.constantFrom(' ', '\t', ' \t', 'kernel');
+const snmp6Line = (name: string, value: number, separator: string): string =>
+  separator === 'kernel' ? `${name.padEnd(32)}\t${value}` : `${name}${separator}${value}`;
+
+const netSnmp6: ParserEntry<ReadonlyMap<string, number>> = {
+  name: 'parseNetSnmp6 (/proc/net/snmp6)',
+  samples: [realFile('1/net/snmp6')],
+  parse: (bytes, sample) => parseNetSnmp6(bytes.toString('latin1'), sample.file),
+  check: (counters) => checkCounters(counters, 0),
+  isPrefix: isMapPrefix,
+  size: (counters) => counters.size,
+  headerLines: 0,
+  breakLine: fc.oneof(
+    insertControlByte,
+    fc.constantFrom(...BAD_NAMES, 'In Datagrams', '-1').map((bad) => (line: string) => line.replace(/^\S*/, bad)),
+    fc.constantFrom(...BAD_COUNTERS, '-1').map((bad) => (line: string) => line.replace(/\S*$/, bad)),
+    fc.boolean().map((add) => (line: string) => (add ? `${line} 0` : line.replace(/[ \t]+\S*$/, ''))),
+  ),
+  valid: fc
+    .uniqueArray(fc.tuple(counterName, unsignedCounter, snmp6Separator), { minLength: 1, maxLength: 60, selector: ([name]) => name })
+    .map((counters) => ({
+      text: counters.map(([name, value, separator]) => `${snmp6Line(name, value, separator)}\n`).join(''),
+      expected: new Map(counters.map(([name, value]) => [name, value])),
+    })),
+  bigFile: (count) =>
+    fc.tuple(fc.array(unsignedCounter, { minLength: 64, maxLength: 64 }), snmp6Separator).map(([values, separator]) => {
+      const lines = Array.from({ length: count }, (_, i) => snmp6Line(`Udp6Counter${i}`, values[i % 64]!, separator));
+      return { text: `${lines.join('\n')}\n`, lines: count, size: count };
+    }),
+};
+
+/** Every procfs parser that reads a whole file and refuses what the kernel does not write. */
+const PARSERS = [netUdp, ipLocalPortRange, netSnmp, netSnmp6] as unknown as readonly ParserEntry<unknown>[];
 
 function isDeepStrictEqual(a: unknown, b: unknown): boolean {
   try {
@@ -277,6 +416,17 @@ const editArbitrary: fc.Arbitrary<Edit> = fc.oneof(
   }),
   // CRLF line ends
   fc.constant((bytes: Buffer) => Buffer.from(bytes.toString('latin1').replace(/\n/g, '\r\n'), 'latin1')),
+  // one or two lines repeated, a digit in the copy changed: the same name twice with other values
+  fc.tuple(fc.nat(), fc.integer({ min: 1, max: 2 }), fc.nat(), fc.integer({ min: 0, max: 9 })).map(([lineIndex, run, which, digit]) => (bytes: Buffer) => {
+    const lines = bytes.toString('latin1').split('\n');
+    const i = lineIndex % lines.length;
+    const copy = lines.slice(i, i + run).join('\n');
+    const digits = [...copy.matchAll(/\d/g)];
+    const at = digits[which % Math.max(1, digits.length)]?.index;
+    const changed = at === undefined ? copy : `${copy.slice(0, at)}${digit}${copy.slice(at + 1)}`;
+    lines.splice(i + run, 0, ...changed.split('\n'));
+    return Buffer.from(lines.join('\n'), 'latin1');
+  }),
   // a line repeated or dropped
   fc.tuple(fc.nat(), fc.boolean()).map(([lineIndex, repeat]) => (bytes: Buffer) => {
     const lines = bytes.toString('latin1').split('\n');
@@ -339,11 +489,13 @@ describe('procfs parsers, properties', () => {
       it('cut at any byte after hostile edits: throws, or gives a prefix of the edited file\'s parse', async (t) => {
         await holds(
           t,
-          fc.property(sampleArbitrary, fc.array(editArbitrary, { maxLength: 3 }), fc.nat(), (sample, edits, at) => {
+          fc.property(sampleArbitrary, fc.array(editArbitrary, { maxLength: 3 }), fc.nat(), fc.boolean(), (sample, edits, at, atLineEnd) => {
             const bytes = edits.reduce((b, edit) => edit(b), sample.bytes);
             const whole = parseOrRejection(entry, bytes, sample);
             fc.pre(whole.ok);
-            const cut = bytes.subarray(0, at % (bytes.length + 1));
+            // Half the cuts fall just after a newline, where a cut file can still be accepted.
+            const lineEnds = [0, ...[...bytes.toString('latin1').matchAll(/\n/g)].map((m) => m.index + 1)];
+            const cut = bytes.subarray(0, atLineEnd ? lineEnds[at % lineEnds.length] : at % (bytes.length + 1));
             const result = parseOrRejection(entry, cut, sample);
             if (result.ok && whole.ok) {
               entry.check(result.value);
@@ -395,9 +547,10 @@ describe('procfs parsers, properties', () => {
           const sample = entry.samples[0]!;
           await holds(
             t,
-            fc.property(bigFile(100_000), fc.nat(), entry.breakLine, ({ text, lines }, lineChoice, breakLine) => {
-              const parsed = entry.parse(Buffer.from(text, 'latin1'), sample) as unknown[];
-              assert.equal(parsed.length, lines);
+            fc.property(bigFile(100_000), fc.nat(), entry.breakLine, ({ text, lines, size }, lineChoice, breakLine) => {
+              const parsed = entry.parse(Buffer.from(text, 'latin1'), sample);
+              assert.equal(text.split('\n').length - 1 - entry.headerLines, lines);
+              assert.equal(entry.size(parsed), size);
               const all = text.split('\n');
               const index = entry.headerLines + (lineChoice % lines);
               all[index] = breakLine(all[index]!);
