@@ -40,6 +40,11 @@ import { findTool } from './support/tools.js';
 
 const totals = { properties: 0, runs: 0, tried: 0 };
 
+// maxLength means what it says. By default fast-check generates at most 10 elements whatever the
+// maxLength, so no label value past 10 characters, no port list or generated udp file past 10
+// entries, no listener name past 10 characters was ever tried.
+fc.configureGlobal({ defaultSizeToMaxWhenMaxSpecified: true });
+
 async function holds<T>(t: TestContext, property: fc.IProperty<T> | fc.IAsyncProperty<T>, numRuns: number, parameters: fc.Parameters<T> = {}): Promise<void> {
   const details = await fc.check(property as fc.IAsyncProperty<T>, { ...parameters, numRuns });
   const tried = details.numRuns + details.numSkips + details.numShrinks;
