@@ -9,6 +9,9 @@
  * - what is accepted is consistent: a cut file either throws or gives a prefix of the full
  *   parse, ports are in range, generated valid input parses back to what was generated;
  * - one bad line anywhere voids the whole file (the README's promise);
+ * - the per-process readers (<pid>/comm, cgroup, fd and ns links) never throw, on any input:
+ *   a process name is printable and bounded, container hints have their exact shape or are
+ *   absent, a link gives an inode only when it is exactly `socket:[N]` / `net:[N]`;
  * - any label value (and any name the configuration accepts) gives a page that promtool and
  *   prometheus_client's strict parser read back intact.
  *
@@ -28,6 +31,9 @@ import { ProcFormatError } from '../src/procfs/errors.js';
 import { parseIpLocalPortRange, type PortRange } from '../src/procfs/ip-local-port-range.js';
 import { parseNetSnmp, parseNetSnmp6, type SnmpTable } from '../src/procfs/net-snmp.js';
 import { formatIpv6, parseNetUdp, type IpFamily, type UdpSocket } from '../src/procfs/net-udp.js';
+import { parseCgroupHints, type ContainerHints } from '../src/procfs/pid-cgroup.js';
+import { executableNameFromComm } from '../src/procfs/pid-comm.js';
+import { netnsInodeOfLink, socketInodeOfLink } from '../src/procfs/pid-links.js';
 import { ATTR_ERROR_TYPE, ATTR_FILE_PATH, ATTR_LISTENER_NAME, ATTR_PORT } from '../src/telemetry/names.js';
 import { parseExposition } from './support/exposition.js';
 import { checkLabelValues, DEBIAN_PYTHON, pythonParserAvailable } from './support/label-safety.js';
@@ -572,6 +578,218 @@ describe('procfs parsers, properties', () => {
       }
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Per-process readers: <pid>/comm, <pid>/cgroup, fd and ns links. They never refuse: whatever a
+// process or a runtime wrote gives a safe value or no value.
+
+/** Bytes that break expositions or UTF-8: newline, quote, backslash, braces, C0/C1, bad sequences. */
+const HOSTILE_COMM_BYTES = [0x0a, 0x22, 0x5c, 0x7b, 0x7d, 0x00, 0x09, 0x0d, 0x1b, 0x7f, 0x3d, 0x2c, 0x23, 0x20, 0x61, 0xff, 0xfe, 0x80, 0xbf, 0xc0, 0xc2, 0x85, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xed, 0xa0, 0xf0, 0x9f, 0x98, 0xf4, 0x90];
+
+/** Any bytes a process could name itself with (the kernel keeps 15, plus its newline). */
+const commBytes = (maxLength: number): fc.Arbitrary<Uint8Array> =>
+  fc.oneof(
+    fc.uint8Array({ maxLength }),
+    fc.array(fc.constantFrom(...HOSTILE_COMM_BYTES), { maxLength }).map((bytes) => Uint8Array.from(bytes)),
+    fc.string({ unit: 'binary', maxLength }).map((text) => new Uint8Array(Buffer.from(text, 'utf8')).subarray(0, maxLength)),
+    fc.tuple(fc.uint8Array({ maxLength: 15 }), fc.constantFrom('', '\n', '\n\n')).map(([bytes, end]) => Uint8Array.from([...bytes, ...Buffer.from(end)])),
+  );
+
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** The cap on a name: it is cut after the character that reaches it, and a character is at most `\xNN`. */
+const MAX_NAME = 64;
+
+/** The name whole, one entry per character: one trailing newline dropped, UTF-8 read (bad bytes as U+FFFD), controls as \xNN. */
+function commCharacters(bytes: Uint8Array): string[] {
+  const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0a ? bytes.length - 1 : bytes.length;
+  return [...Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('utf8')].map((c) =>
+    CONTROL_CHARACTER.test(c) ? `\\x${c.codePointAt(0)!.toString(16).padStart(2, '0')}` : c,
+  );
+}
+
+const HEX_DIGITS = '0123456789abcdef'.split('');
+const containerId = fc.string({ unit: fc.constantFrom(...HEX_DIGITS), minLength: 64, maxLength: 64 });
+const podUid = fc.uuid().map((uid) => uid.toLowerCase());
+const CONTAINER_ID_SHAPE = /^[0-9a-f]{64}$/;
+const POD_UID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Lines of a cgroup file as the runtimes write them, with the hints each one carries. */
+const cgroupLine = fc
+  .record({
+    id: containerId,
+    uid: podUid,
+    qos: fc.constantFrom('besteffort', 'burstable', ''),
+    runtime: fc.constantFrom('cri-containerd', 'crio', 'docker'),
+    hierarchy: fc.constantFrom('12:pids', '4:memory', '1:name=systemd', '0:'),
+    layout: fc.constantFrom('systemd pod', 'cgroupfs pod', 'systemd sandbox', 'docker', 'docker v1', 'podman'),
+  })
+  .map(({ id, uid, qos, runtime, hierarchy, layout }): { line: string; hints: ContainerHints } => {
+    const slice = qos === '' ? 'kubepods.slice' : `kubepods.slice/kubepods-${qos}.slice`;
+    const podSlice = `${slice}/kubepods-${qos === '' ? '' : `${qos}-`}pod${uid.replace(/-/g, '_')}.slice`;
+    switch (layout) {
+      case 'systemd pod':
+        return { line: `${hierarchy}:/${podSlice}/${runtime}-${id}.scope`, hints: { containerId: id, podUid: uid } };
+      case 'cgroupfs pod':
+        return { line: `${hierarchy}:/kubepods/${qos === '' ? '' : `${qos}/`}pod${uid}/${id}`, hints: { containerId: id, podUid: uid } };
+      case 'systemd sandbox':
+        return { line: `${hierarchy}:/${podSlice}`, hints: { podUid: uid } };
+      case 'docker':
+        return { line: `0::/system.slice/docker-${id}.scope`, hints: { containerId: id } };
+      case 'docker v1':
+        return { line: `${hierarchy}:/docker/${id}`, hints: { containerId: id } };
+      default:
+        return { line: `0::/machine.slice/libpod-${id}.scope/container`, hints: { containerId: id } };
+    }
+  });
+
+/** The real file's lines (a host: no hints), to surround a generated one. */
+const hostCgroupLines = readFileSync(path.join(REAL, '1', 'cgroup'), 'utf8').trimEnd().split('\n');
+
+const INODE = fc.integer({ min: 0, max: 999_999_999_999_999 });
+/** Link targets that are close to `socket:[N]` / `net:[N]` but are not it. */
+const nearMissLink = (type: 'socket' | 'net'): fc.Arbitrary<string> =>
+  fc.tuple(INODE, fc.nat()).map(([n, which]) => {
+    const other = type === 'socket' ? 'net' : 'socket';
+    const misses = [
+      ` ${type}:[${n}]`, `${type}:[${n}] `, `${type}:[${n}]\n`, `${type}:[${n}] (deleted)`, `${type}:${n}`, `${type}:[${n}`, `${type}:${n}]`,
+      `${type}:(${n})`, `${type}: [${n}]`, `${type.toUpperCase()}:[${n}]`, `${type}:[]`, `${type}:[-${n}]`, `${type}:[+${n}]`, `${type}:[${n}.0]`,
+      `${type}:[0x${n.toString(16)}]`, `${type}:[${String(n).padEnd(16, '0')}]`, `${type}:[${n}9999999999999999]`, `${type}:[\u0661\u0662]`, `${type}:[\uff11]`, `${other}:[${n}]`,
+      `pipe:[${n}]`, `anon_inode:[eventpoll]`, `/dev/null`, `mnt:[${n}]`, '', `${type}:[${n}]${type}:[${n}]`,
+    ];
+    return misses[which % misses.length]!;
+  });
+const linkLike = fc.string({ unit: fc.constantFrom('socket:[', 'net:[', 'socket', 'net', ':', '[', ']', '0', '1', '9', ' ', '\n', '-', '\u0661', '\0'), maxLength: 12 });
+
+describe('per-process readers, properties', () => {
+  it('executableNameFromComm: any bytes give a printable name, the whole name or its start cut at the cap, never throwing', async (t) => {
+    await holds(
+      t,
+      fc.property(fc.oneof(commBytes(16), commBytes(300)), fc.nat({ max: 3 }), (generated, offset) => {
+        // A view into a larger buffer, as a slice of a read buffer would be.
+        const backing = new Uint8Array(generated.length + offset).fill(0x0a);
+        backing.set(generated, offset);
+        const bytes = backing.subarray(offset);
+        const name = executableNameFromComm(bytes);
+        assert.equal(typeof name, 'string');
+        assert.ok(!CONTROL_CHARACTER.test(name), `control character in ${JSON.stringify(name)}`);
+        assert.ok(!LONE_SURROGATE.test(name), `lone surrogate in ${JSON.stringify(name)}`);
+        const characters = commCharacters(bytes);
+        const whole = characters.join('');
+        let k = 0;
+        for (let length = 0; length < name.length; k++) length += characters[k]!.length;
+        assert.equal(name, characters.slice(0, k).join(''), 'the name is its first characters, never half a \\xNN or a surrogate pair');
+        if (name !== whole) {
+          assert.ok(name.length >= MAX_NAME && name.length <= MAX_NAME + 3, `cut at ${name.length} of ${whole.length}`);
+          assert.ok(characters.slice(0, k - 1).join('').length < MAX_NAME, 'cut at the first character that reaches the cap');
+        }
+        // The kernel's names (15 bytes) are never cut.
+        if (bytes.length <= 16) assert.equal(name, whole);
+      }),
+      2000,
+    );
+  });
+
+  it('executableNameFromComm: printable ASCII comes back as it is, with one trailing newline dropped', async (t) => {
+    await holds(
+      t,
+      fc.property(fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: MAX_NAME }), fc.boolean(), (text, newline) => {
+        assert.equal(executableNameFromComm(Buffer.from(newline ? `${text}\n` : text, 'latin1')), text);
+      }),
+      500,
+    );
+  });
+
+  it('parseCgroupHints: never throws on any text, and a hint is present only in its exact shape', async (t) => {
+    const fragments = fc.constantFrom('0', '12', ':', '::', '/', '-', '_', '.', '.scope', '.slice', 'pod', 'kubepods', 'docker-', 'a', 'f', 'A', 'g', '\n', '\r', '\0', 'é', '\ud800', 'e2cfcbd899a80c4748c054e179036c23', 'e2cfcbd899a80c4748c054e179036c23e2cfcbd899a80c4748c054e179036c23', '0123abcd-0123-4567-89ab-0123456789ab', '0123abcd_0123_4567_89ab_0123456789ab');
+    await holds(
+      t,
+      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 400 }), fc.string({ unit: fragments, maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 200 })), (text) => {
+        const hints = parseCgroupHints(text);
+        assert.deepEqual(Object.keys(hints).filter((k) => k !== 'containerId' && k !== 'podUid'), []);
+        if (hints.containerId !== undefined) assert.match(hints.containerId, CONTAINER_ID_SHAPE);
+        if (hints.podUid !== undefined) assert.match(hints.podUid, POD_UID_SHAPE);
+      }),
+      2000,
+    );
+  });
+
+  it('parseCgroupHints: the paths docker, containerd, CRI-O, podman and the kubelet write give back their id and pod uid', async (t) => {
+    await holds(
+      t,
+      fc.property(cgroupLine, fc.shuffledSubarray(hostCgroupLines), fc.nat(), fc.boolean(), ({ line, hints }, host, at, newline) => {
+        const lines = [...host];
+        lines.splice(at % (lines.length + 1), 0, line);
+        assert.deepStrictEqual(parseCgroupHints(`${lines.join('\n')}${newline ? '\n' : ''}`), hints);
+      }),
+      1000,
+    );
+  });
+
+  it('parseCgroupHints: an id or uid a character off gives no hint', async (t) => {
+    const broken = (value: string, which: number, how: number): string => {
+      const i = which % value.length;
+      return [value.slice(0, -1), `${value}0`, `${value.slice(0, i)}${value[i]!.toUpperCase() === value[i] ? 'G' : value[i]!.toUpperCase()}${value.slice(i + 1)}`, `${value.slice(0, i)}g${value.slice(i + 1)}`][how % 4]!;
+    };
+    await holds(
+      t,
+      fc.property(cgroupLine, fc.nat(), fc.nat(), fc.boolean(), fc.boolean(), ({ line, hints }, which, how, breakId, breakUid) => {
+        let text = line;
+        const expected: { containerId?: string; podUid?: string } = { ...hints };
+        if (breakId && hints.containerId !== undefined) {
+          text = text.replace(hints.containerId, broken(hints.containerId, which, how));
+          delete expected.containerId;
+        }
+        if (breakUid && hints.podUid !== undefined) {
+          // systemd slices spell the uid with underscores
+          const written = text.includes(hints.podUid) ? hints.podUid : hints.podUid.replace(/-/g, '_');
+          text = text.replace(written, broken(written, which, how));
+          delete expected.podUid;
+        }
+        assert.deepStrictEqual(parseCgroupHints(text), expected, text);
+      }),
+      1000,
+    );
+  });
+
+  it('socketInodeOfLink / netnsInodeOfLink: N comes back from socket:[N] and net:[N], each only from its own kind', async (t) => {
+    await holds(
+      t,
+      fc.property(INODE, (n) => {
+        assert.equal(socketInodeOfLink(`socket:[${n}]`), n);
+        assert.equal(netnsInodeOfLink(`net:[${n}]`), n);
+        assert.equal(socketInodeOfLink(`net:[${n}]`), undefined);
+        assert.equal(netnsInodeOfLink(`socket:[${n}]`), undefined);
+      }),
+      500,
+    );
+  });
+
+  it('socketInodeOfLink / netnsInodeOfLink: never throw, and give nothing unless the target is exactly the link', async (t) => {
+    const exactly = (target: string, type: string, inode: number | undefined): void => {
+      if (inode === undefined) return;
+      assert.ok(Number.isSafeInteger(inode) && inode >= 0, `${inode}`);
+      const digits = target.slice(type.length + 2, -1);
+      assert.ok(target.startsWith(`${type}:[`) && target.endsWith(']') && /^[0-9]{1,15}$/.test(digits) && Number(digits) === inode, `${JSON.stringify(target)} gave ${inode}`);
+    };
+    await holds(
+      t,
+      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), linkLike, nearMissLink('socket'), nearMissLink('net')), (target) => {
+        exactly(target, 'socket', socketInodeOfLink(target));
+        exactly(target, 'net', netnsInodeOfLink(target));
+      }),
+      2000,
+    );
+    await holds(
+      t,
+      fc.property(nearMissLink('socket'), nearMissLink('net'), (socketMiss, netMiss) => {
+        assert.equal(socketInodeOfLink(socketMiss), undefined, socketMiss);
+        assert.equal(netnsInodeOfLink(netMiss), undefined, netMiss);
+      }),
+      1000,
+    );
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
