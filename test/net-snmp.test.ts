@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { ProcFormatError } from '../src/procfs/errors.js';
+import { ProcFormatError, quoteToken } from '../src/procfs/errors.js';
 import { parseNetSnmp, parseNetSnmp6 } from '../src/procfs/net-snmp.js';
 import { FIXTURES } from './support/paths.js';
 
@@ -11,7 +11,7 @@ const snmp6 = readFileSync(`${FIXTURES}procfs/real/1/net/snmp6`, 'latin1');
 describe('parseNetSnmp on the file captured from a real machine', () => {
   it('maps every protocol line by header name', () => {
     const table = parseNetSnmp(snmp, 'snmp');
-    assert.deepEqual([...table.keys()], ['Ip', 'Icmp', 'IcmpMsg', 'Tcp', 'Udp', 'UdpLite'].filter((p) => snmp.includes(`\n${p}: `) || snmp.startsWith(`${p}: `)));
+    assert.deepEqual([...table.keys()], ['Ip', 'Icmp', 'IcmpMsg', 'Tcp', 'Udp', 'UdpLite']);
     assert.deepEqual(Object.fromEntries(table.get('Udp')!), {
       InDatagrams: 69, NoPorts: 0, InErrors: 194, OutDatagrams: 271, RcvbufErrors: 194, SndbufErrors: 0, InCsumErrors: 0, IgnoredMulti: 0, MemErrors: 0,
     });
@@ -23,27 +23,62 @@ describe('parseNetSnmp on the file captured from a real machine', () => {
     assert.deepEqual(Object.fromEntries(parseNetSnmp(old, 'f').get('Udp')!), { NoPorts: 1, InDatagrams: 2, InErrors: 3, OutDatagrams: 4 });
   });
 
+  it('joins the pairs IcmpMsg is printed in, 16 columns to a pair (net/ipv4/proc.c icmpmsg_put)', () => {
+    const types = Array.from({ length: 18 }, (_, i) => `InType${i}`);
+    const text =
+      `IcmpMsg: ${types.slice(0, 16).join(' ')}\nIcmpMsg: ${types.slice(0, 16).map((_, i) => i + 1).join(' ')}\n` +
+      `IcmpMsg: InType16 InType17\nIcmpMsg: 17 18\nUdp: InDatagrams\nUdp: 5\n`;
+    const table = parseNetSnmp(text, 'f');
+    assert.deepEqual([...table.keys()], ['IcmpMsg', 'Udp']);
+    assert.deepEqual([...table.get('IcmpMsg')!], types.map((type, i) => [type, i + 1]));
+  });
+
+  // The captured file: 12 lines, the Udp header on line 9 and its values on line 10.
   const lines = snmp.split('\n');
-  const udpHeader = lines.findIndex((l) => l.startsWith('Udp: In'));
-  const broken: [string, string, number, string][] = [
-    ['empty file', '', 0, 'file'],
-    ['cut short', snmp.slice(0, -3), lines.length - 1, 'end of line'],
-    ['a values line missing', [...lines.slice(0, udpHeader + 1), ...lines.slice(udpHeader + 2)].join('\n'), 0, ''],
-    ['a value missing', lines.map((l, i) => (i === udpHeader + 1 ? l.replace(/ \d+$/, '') : l)).join('\n'), udpHeader + 2, 'Udp:'],
-    ['a non-number value', lines.map((l, i) => (i === udpHeader + 1 ? l.replace(/^Udp: \d+/, 'Udp: 1e9') : l)).join('\n'), udpHeader + 2, 'InDatagrams'],
-    ['a value beyond 2^53', lines.map((l, i) => (i === udpHeader + 1 ? l.replace(/^Udp: \d+/, 'Udp: 18446744073709551615') : l)).join('\n'), udpHeader + 2, 'InDatagrams'],
-    ['CRLF line ends', snmp.replace(/\n/g, '\r\n'), 1, 'line'],
-    ['a NUL byte', snmp.replace('Udp: In', 'Udp:\0In'), udpHeader + 1, 'line'],
+  const UDP_HEADER = 8;
+  assert.ok(lines[UDP_HEADER]!.startsWith('Udp: InDatagrams ') && lines.length === 13);
+  const withUdpValues = (edit: (line: string) => string): string => lines.map((l, i) => (i === UDP_HEADER + 1 ? edit(l) : l)).join('\n');
+  const broken: BrokenCase[] = [
+    ['empty file', '', 0, 'file', ''],
+    ['cut short', snmp.slice(0, -3), 12, 'end of line', 'UdpLite: 0 0 0 0 0 0 0 0'],
+    ['a values line missing', [...lines.slice(0, UDP_HEADER + 1), ...lines.slice(UDP_HEADER + 2)].join('\n'), 10, 'protocol', 'UdpLite:'],
+    ['a header line without values at the end', `${snmp}Sctp: InDatagrams\n`, 13, 'values', 'Sctp: InDatagrams'],
+    ['a value missing', withUdpValues((l) => l.replace(/ \d+$/, '')), 10, 'Udp:', 'Udp: 69 0 194 271 194 0 0 0'],
+    ['a non-number value', withUdpValues((l) => l.replace(/^Udp: \d+/, 'Udp: 1e9')), 10, 'InDatagrams', '1e9'],
+    ['a value beyond 2^53', withUdpValues((l) => l.replace(/^Udp: \d+/, 'Udp: 18446744073709551615')), 10, 'InDatagrams', '18446744073709551615'],
+    ['CRLF line ends', snmp.replace(/\n/g, '\r\n'), 1, 'line', `${lines[0]}\r`],
+    ['a NUL byte', snmp.replace('Udp: In', 'Udp:\0In'), 9, 'line', 'Udp:\0InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors'],
+    // A header the kernel did not write is not an older kernel's: the counter would quietly vanish.
+    ['a column name no kernel writes', snmp.replace('Udp: InDatagrams', 'Udp: In-atagrams'), 9, 'column', 'In-atagrams'],
+    ['an empty column name (a doubled space)', snmp.replace('Udp: InDatagrams NoPorts', 'Udp: InDatagrams  NoPorts'), 9, 'column', ''],
+    ['a column named twice', snmp.replace('Udp: InDatagrams NoPorts', 'Udp: InDatagrams InDatagrams'), 9, 'column', 'InDatagrams'],
+    ['a column named again in the next pair of its protocol', `${snmp}UdpLite: NoPorts\nUdpLite: 5\n`, 13, 'column', 'NoPorts'],
+    ['a protocol listed again after another', `${snmp}Udp: Other\nUdp: 5\n`, 13, 'protocol', 'Udp:'],
+    ['a negative counter other than -1', withUdpValues((l) => l.replace(/^Udp: \d+/, 'Udp: -3576')), 10, 'InDatagrams', '-3576'],
+    ['minus zero', withUdpValues((l) => l.replace(/^Udp: \d+/, 'Udp: -0')), 10, 'InDatagrams', '-0'],
   ];
-  for (const [name, text, line, field] of broken) {
-    it(`refuses ${name}`, () => {
-      assert.throws(
-        () => parseNetSnmp(text, '/p/snmp'),
-        (e: unknown) => e instanceof ProcFormatError && e.file === '/p/snmp' && (line === 0 || e.line === line) && (field === '' || e.field === field),
-      );
+  for (const [name, text, line, field, token] of broken) {
+    it(`refuses ${name}, naming file, line ${line}, field ${field} and token`, () => {
+      assert.throws(() => parseNetSnmp(text, '/p/snmp'), refusal('/p/snmp', line, field, token));
     });
   }
 });
+
+/** [case, text, line, field, token]: line 0 is the file as a whole. */
+type BrokenCase = [string, string, number, string, string];
+
+function refusal(file: string, line: number, field: string, token: string): (error: unknown) => true {
+  return (error) => {
+    assert.ok(error instanceof ProcFormatError, String(error));
+    assert.equal(error.file, file);
+    assert.equal(error.line, line, error.message);
+    assert.equal(error.field, field, error.message);
+    assert.equal(error.token, token, error.message);
+    assert.ok(error.message.startsWith(`${line > 0 ? `${file}:${line}` : file}: field ${field}: `), error.message);
+    assert.ok(error.message.endsWith(`(got ${quoteToken(token)})`), error.message);
+    return true;
+  };
+}
 
 describe('parseNetSnmp6 on the file captured from a real machine', () => {
   it('reads every counter, tab-separated as the kernel writes them', () => {
@@ -54,12 +89,20 @@ describe('parseNetSnmp6 on the file captured from a real machine', () => {
     }
   });
 
-  for (const [name, text] of [
-    ['empty file', ''],
-    ['cut short', snmp6.slice(0, -1)],
-    ['a line without a value', snmp6.replace(/(Udp6NoPorts)\s+\d+/, '$1')],
-    ['a non-number value', snmp6.replace(/(Udp6NoPorts\s+)\d+/, '$1many')],
-  ] as const) {
-    it(`refuses ${name}`, () => assert.throws(() => parseNetSnmp6(text, '/p/snmp6'), ProcFormatError));
+  // The captured file: 90 lines, Udp6NoPorts on line 75, UdpLite6MemErrors last.
+  const broken: BrokenCase[] = [
+    ['empty file', '', 0, 'file', ''],
+    ['cut short', snmp6.slice(0, -1), 90, 'end of line', 'UdpLite6MemErrors               \t0'],
+    ['a line without a value', snmp6.replace(/(Udp6NoPorts)\s+\d+/, '$1'), 75, 'line', 'Udp6NoPorts'],
+    ['a non-number value', snmp6.replace(/(Udp6NoPorts\s+)\d+/, '$1many'), 75, 'Udp6NoPorts', 'many'],
+    ['a value beyond 2^53', snmp6.replace(/(Udp6NoPorts\s+)\d+/, '$19007199254740992'), 75, 'Udp6NoPorts', '9007199254740992'],
+    ['a NUL byte', snmp6.replace('Udp6NoPorts', 'Udp6\0NoPorts'), 75, 'line', 'Udp6\0NoPorts                     \t0'],
+    ['a counter named twice', `${snmp6}Udp6NoPorts\t5\n`, 91, 'name', 'Udp6NoPorts'],
+    ['-1, which only snmp has (Tcp MaxConn)', snmp6.replace(/(Udp6NoPorts\s+)\d+/, '$1-1'), 75, 'Udp6NoPorts', '-1'],
+  ];
+  for (const [name, text, line, field, token] of broken) {
+    it(`refuses ${name}, naming file, line ${line}, field ${field} and token`, () => {
+      assert.throws(() => parseNetSnmp6(text, '/p/snmp6'), refusal('/p/snmp6', line, field, token));
+    });
   }
 });

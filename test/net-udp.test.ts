@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ProcFormatError } from '../src/procfs/errors.js';
+import { ProcFormatError, quoteToken } from '../src/procfs/errors.js';
 import { formatIpv6, parseNetUdp, type IpFamily, type UdpSocket } from '../src/procfs/net-udp.js';
 import { FIXTURES } from './support/paths.js';
 
@@ -77,6 +77,8 @@ interface BrokenCase {
   readonly text: string;
   readonly line: number;
   readonly field: string;
+  /** The raw token the error must carry (and quote in its message). */
+  readonly token: string;
 }
 
 const [header4, first4 = '', second4 = ''] = udp4Text.split('\n');
@@ -84,23 +86,23 @@ const lines6 = udp6Text.split('\n');
 
 /** Broken variants of the real files: each must be refused, naming line, field and token. */
 const BROKEN: readonly BrokenCase[] = [
-  { name: 'empty file', text: '', line: 1, field: 'header' },
-  { name: 'header missing', text: `${first4}\n`, line: 1, field: 'header' },
-  { name: 'cut short in the middle of a line', text: udp4Text.slice(0, udp4Text.length - 30), line: 9, field: 'end of line' },
-  { name: 'line without its last columns', text: `${header4}\n${first4.slice(0, 60)}\n`, line: 2, field: 'retrnsmt' },
-  { name: 'missing column', text: `${header4}\n${first4.replace(' 01 ', ' ')}\n`, line: 2, field: 'drops' },
-  { name: 'garbage hex in a port', text: `${header4}\n${first4}\n${second4.replace(':1B48', ':1G48')}\n`, line: 3, field: 'local_address' },
-  { name: 'garbage hex in an address', text: `${header4}\n${second4.replace('00000000:1B48', '0000X000:1B48')}\n`, line: 2, field: 'local_address' },
-  { name: 'garbage in the state', text: `${header4}\n${second4.replace(' 07 ', ' 0Z ')}\n`, line: 2, field: 'st' },
-  { name: 'garbage in the queues', text: `${header4}\n${second4.replace('00000000:00000340', '00000000-00000340')}\n`, line: 2, field: 'tx_queue:rx_queue' },
-  { name: 'non-decimal drops', text: `${header4}\n${second4.replace(/ 0\s*$/, ' 1e3')}\n`, line: 2, field: 'drops' },
-  { name: 'inode too long to be exact', text: `${header4}\n${second4.replace(' 5047 ', ' 12345678901234567890 ')}\n`, line: 2, field: 'inode' },
-  { name: 'CRLF line ends', text: udp4Text.replace(/\n/g, '\r\n'), line: 2, field: 'drops' },
-  { name: 'CR on a socket line', text: `${header4}\n${second4}\r\n`, line: 2, field: 'drops' },
-  { name: 'NUL byte in a line', text: `${header4}\n${second4.replace(' 07 ', ' 0\0 ')}\n`, line: 2, field: 'st' },
-  { name: 'IPv6 address in the IPv4 file', text: `${header4}\n${lines6[1]}\n`, line: 2, field: 'local_address' },
-  { name: 'IPv4 address in the IPv6 file', family: 'ipv6', text: `${lines6[0]}\n${second4}\n`, line: 2, field: 'local_address' },
-  { name: 'port with five hex digits', text: `${header4}\n${second4.replace(':1B48', ':01B48')}\n`, line: 2, field: 'local_address' },
+  { name: 'empty file', text: '', line: 1, field: 'header', token: '' },
+  { name: 'header missing', text: `${first4}\n`, line: 1, field: 'header', token: first4 },
+  { name: 'cut short in the middle of a line', text: udp4Text.slice(0, udp4Text.length - 30), line: 9, field: 'end of line', token: '15855: 0100007F:0202 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 5048 2' },
+  { name: 'line without its last columns', text: `${header4}\n${first4.slice(0, 60)}\n`, line: 2, field: 'retrnsmt', token: ' 1651: 0100007F:CA86 0100007F:1B48 01 00000000:00000000 00:0' },
+  { name: 'missing column', text: `${header4}\n${first4.replace(' 01 ', ' ')}\n`, line: 2, field: 'drops', token: ' 1651: 0100007F:CA86 0100007F:1B48 00000000:00000000 00:00000000 00000000     0        0 5056 2 000000006bb963b3 0          ' },
+  { name: 'garbage hex in a port', text: `${header4}\n${first4}\n${second4.replace(':1B48', ':1G48')}\n`, line: 3, field: 'local_address', token: '1G48' },
+  { name: 'garbage hex in an address', text: `${header4}\n${second4.replace('00000000:1B48', '0000X000:1B48')}\n`, line: 2, field: 'local_address', token: '0000X000' },
+  { name: 'garbage in the state', text: `${header4}\n${second4.replace(' 07 ', ' 0Z ')}\n`, line: 2, field: 'st', token: '0Z' },
+  { name: 'garbage in the queues', text: `${header4}\n${second4.replace('00000000:00000340', '00000000-00000340')}\n`, line: 2, field: 'tx_queue:rx_queue', token: '00000000-00000340' },
+  { name: 'non-decimal drops', text: `${header4}\n${second4.replace(/ 0\s*$/, ' 1e3')}\n`, line: 2, field: 'drops', token: '1e3' },
+  { name: 'inode too long to be exact', text: `${header4}\n${second4.replace(' 5047 ', ' 12345678901234567890 ')}\n`, line: 2, field: 'inode', token: '12345678901234567890' },
+  { name: 'CRLF line ends', text: udp4Text.replace(/\n/g, '\r\n'), line: 2, field: 'drops', token: '\r' },
+  { name: 'CR on a socket line', text: `${header4}\n${second4}\r\n`, line: 2, field: 'drops', token: '\r' },
+  { name: 'NUL byte in a line', text: `${header4}\n${second4.replace(' 07 ', ' 0\0 ')}\n`, line: 2, field: 'st', token: '0\0' },
+  { name: 'IPv6 address in the IPv4 file', text: `${header4}\n${lines6[1]}\n`, line: 2, field: 'local_address', token: '0000000000000000FFFF00000100007F:05EA' },
+  { name: 'IPv4 address in the IPv6 file', family: 'ipv6', text: `${lines6[0]}\n${second4}\n`, line: 2, field: 'local_address', token: '00000000:1B48' },
+  { name: 'port with five hex digits', text: `${header4}\n${second4.replace(':1B48', ':01B48')}\n`, line: 2, field: 'local_address', token: '00000000:01B48' },
 ];
 
 describe('parseNetUdp on broken variants of the real files', () => {
@@ -113,7 +115,9 @@ describe('parseNetUdp on broken variants of the real files', () => {
           assert.equal(error.line, broken.line, error.message);
           assert.equal(error.field, broken.field, error.message);
           assert.match(error.message, new RegExp(`^/fixture/${broken.family ?? 'ipv4'}:${broken.line}: field `));
-          assert.ok(error.message.includes(JSON.stringify(error.token.slice(0, 40)).slice(0, 20)), error.message);
+          assert.equal(error.file, `/fixture/${broken.family ?? 'ipv4'}`);
+          assert.equal(error.token, broken.token, error.message);
+          assert.ok(error.message.endsWith(`(got ${quoteToken(broken.token)})`), error.message);
           return true;
         },
       );

@@ -36,6 +36,9 @@ describe('parseCgroupHints', () => {
     ['kubelet with cgroupfs, v1', `4:memory:/kubepods/burstable/pod${uid}/${id}\n`, { containerId: id, podUid: uid }],
     ['CRI-O', `0::/kubepods.slice/kubepods-pod${uid.replace(/-/g, '_')}.slice/crio-${id}.scope\n`, { containerId: id, podUid: uid }],
     ['a 32-digit id is not a container id', '4:memory:/process_api/e2cfcbd899a80c4748c054e179036c23\n', {}],
+    // Found by the property in properties.test.ts: the uid was taken from the first 12 of 13 digits.
+    ['a uid with 13 digits in its last group is not a uid', `4:memory:/kubepods/burstable/pod${uid}6/${id}\n`, { containerId: id }],
+    ['nor with 13 in a systemd slice', `0::/kubepods.slice/kubepods-pod${uid.replace(/-/g, '_')}6.slice\n`, {}],
     ['garbage', 'not a cgroup file', {}],
   ];
   for (const [name, text, expected] of cases) it(name, () => assert.deepEqual(parseCgroupHints(text), expected));

@@ -8,7 +8,11 @@
  *   Udp: 69 0 194 271 194 0 0 0 0
  *
  * Older kernels have fewer columns, so values are mapped by header name, never by position, and
- * a column the kernel does not have is absent rather than 0. snmp6 is one `Name value` per line.
+ * a column the kernel does not have is absent rather than 0. IcmpMsg is printed 16 columns to a
+ * pair (net/ipv4/proc.c icmpmsg_put), so a protocol may take several pairs in a row; its columns
+ * add up. Column and counter names are letters and digits and never repeat: a header the kernel
+ * did not write is refused rather than read as an older kernel's. snmp6 is one `Name value` per
+ * line.
  */
 import { ProcFormatError } from './errors.js';
 
@@ -18,27 +22,43 @@ export type SnmpTable = ReadonlyMap<string, ReadonlyMap<string, number>>;
 export function parseNetSnmp(text: string, file: string): SnmpTable {
   const lines = splitLines(text, file);
   const table = new Map<string, Map<string, number>>();
-  if (lines.length % 2 !== 0) {
-    throw new ProcFormatError(file, lines.length, 'values', lines[lines.length - 1] ?? '', 'header line without its values line');
-  }
+  let previous: string | undefined;
+  // Pairs are checked in order, so a values line missing in the middle is reported where it was
+  // expected, not as a header without values at the end of the file.
   for (let i = 0; i < lines.length; i += 2) {
     const header = lines[i]!.split(' ');
-    const values = lines[i + 1]!.split(' ');
     const protocol = header[0]!;
     if (!/^[A-Za-z0-9]+:$/.test(protocol)) {
       throw new ProcFormatError(file, i + 1, 'protocol', protocol, 'expected a protocol name followed by ":"');
     }
+    const name = protocol.slice(0, -1);
+    const seen = table.get(name);
+    if (seen !== undefined && name !== previous) {
+      throw new ProcFormatError(file, i + 1, 'protocol', protocol, 'protocol listed again after another one');
+    }
+    const columns = seen ?? new Map<string, number>();
+    const inHeader = new Set<string>();
+    for (let c = 1; c < header.length; c++) {
+      const column = header[c]!;
+      if (!/^[A-Za-z0-9]+$/.test(column)) throw new ProcFormatError(file, i + 1, 'column', column, 'expected a column name of letters and digits');
+      if (columns.has(column) || inHeader.has(column)) throw new ProcFormatError(file, i + 1, 'column', column, `column named twice for ${protocol}`);
+      inHeader.add(column);
+    }
+    if (i + 1 === lines.length) {
+      throw new ProcFormatError(file, i + 1, 'values', lines[i]!, 'header line without its values line');
+    }
+    const values = lines[i + 1]!.split(' ');
     if (values[0] !== protocol) {
       throw new ProcFormatError(file, i + 2, 'protocol', values[0] ?? '', `expected the values line of ${protocol}`);
     }
     if (values.length !== header.length) {
       throw new ProcFormatError(file, i + 2, protocol, lines[i + 1]!, `${header.length - 1} columns in the header but ${values.length - 1} values`);
     }
-    const columns = new Map<string, number>();
     for (let c = 1; c < header.length; c++) {
-      columns.set(header[c]!, counterValue(values[c]!, file, i + 2, header[c]!));
+      columns.set(header[c]!, counterValue(values[c]!, file, i + 2, header[c]!, true));
     }
-    table.set(protocol.slice(0, -1), columns);
+    table.set(name, columns);
+    previous = name;
   }
   return table;
 }
@@ -48,7 +68,8 @@ export function parseNetSnmp6(text: string, file: string): ReadonlyMap<string, n
   for (const [index, line] of splitLines(text, file).entries()) {
     const match = /^([A-Za-z0-9]+)[ \t]+(\S+)$/.exec(line);
     if (match === null) throw new ProcFormatError(file, index + 1, 'line', line, 'expected "Name value"');
-    counters.set(match[1]!, counterValue(match[2]!, file, index + 1, match[1]!));
+    if (counters.has(match[1]!)) throw new ProcFormatError(file, index + 1, 'name', match[1]!, 'counter named twice');
+    counters.set(match[1]!, counterValue(match[2]!, file, index + 1, match[1]!, false));
   }
   return counters;
 }
@@ -69,10 +90,14 @@ function splitLines(text: string, file: string): string[] {
   return lines;
 }
 
-/** Counters are unsigned; a few Ip/Tcp columns (MaxConn) are -1. Beyond 2^53 a double is not exact. */
-function counterValue(token: string, file: string, line: number, field: string): number {
-  if (!/^-?\d{1,16}$/.test(token) || !Number.isSafeInteger(Number(token))) {
-    throw new ProcFormatError(file, line, field, token, 'expected a whole number');
+/**
+ * Counters are printed unsigned (%lu); only snmp's Tcp MaxConn is signed, and it is always -1.
+ * Any other negative number is not the kernel's, and would run a Prometheus counter backwards.
+ * Beyond 2^53 a double is not exact.
+ */
+function counterValue(token: string, file: string, line: number, field: string, minusOne: boolean): number {
+  if (!(/^\d{1,16}$/.test(token) || (minusOne && token === '-1')) || !Number.isSafeInteger(Number(token))) {
+    throw new ProcFormatError(file, line, field, token, minusOne ? 'expected a whole number, or -1' : 'expected a whole number');
   }
   return Number(token);
 }

@@ -16,7 +16,8 @@ export interface ContainerHints {
 }
 
 const CONTAINER_ID = /(?:^|[/:-])([0-9a-f]{64})(?:\.scope)?(?:\/|$)/;
-const POD_UID = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})/;
+// Not followed by another hex digit: 13 digits in the last group is not a uid cut to 12.
+const POD_UID = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?![0-9a-f])/;
 
 export function parseCgroupHints(text: string): ContainerHints {
   let containerId: string | undefined;
