@@ -3,10 +3,10 @@
  * against real processes this test starts under chosen (and hostile) names.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { parseExposition, samplesOf, scrape, valueOf } from './support/exposition.js';
+import { parseWithPrometheusClient, promtoolLint, pythonParserAvailable } from './support/label-safety.js';
 import { asNobody, requireRoot } from './support/privileges.js';
 import { procTree } from './support/proc-tree.js';
 import { startService } from './support/service.js';
@@ -129,7 +129,7 @@ describe('owners of real processes', () => {
         assert.equal(owner?.labels.process_executable_name, expected);
         assert.equal(owner?.labels.process_pid, String(h.pid));
         const promtool = findTool('promtool');
-        if (promtool !== undefined) assert.equal(execFileSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' }).trim(), '');
+        if (promtool !== undefined) promtoolLint(promtool, text);
         const parsed = pythonParsedLabel(text);
         if (parsed !== undefined) assert.equal(parsed, expected);
         // A missing parser skips the test visibly (fails it in CI), but only after every check that
@@ -172,20 +172,11 @@ describe('owners of real processes', () => {
 
 /** process_executable_name as Debian's python3-prometheus-client reads it, or undefined when it is not installed (never in CI). */
 function pythonParsedLabel(text: string): string | undefined {
-  const python = '/usr/bin/python3';
-  const probe = existsSync(python) ? spawnSync(python, ['-c', 'import prometheus_client'], { encoding: 'utf8' }) : undefined;
-  if (probe === undefined || probe.status !== 0) {
+  if (!pythonParserAvailable()) {
     if (process.env.CI === 'true') throw new Error('python3-prometheus-client is not installed; .ci/run must install it');
     return undefined;
   }
-  const script = [
-    'import sys, json',
-    'from prometheus_client.parser import text_string_to_metric_families',
-    'for family in text_string_to_metric_families(sys.stdin.read()):',
-    '    for sample in family.samples:',
-    "        if sample.name == 'udp_listener_owner_info': print(json.dumps(sample.labels['process_executable_name']))",
-  ].join('\n');
-  const result = spawnSync(python, ['-c', script], { input: text, encoding: 'utf8' });
-  assert.equal(result.status, 0, result.stderr);
-  return JSON.parse(result.stdout) as string;
+  const owners = parseWithPrometheusClient(text).filter(([name]) => name === OWNER);
+  assert.equal(owners.length, 1, JSON.stringify(owners));
+  return owners[0]![1].process_executable_name;
 }

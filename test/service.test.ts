@@ -3,11 +3,11 @@
  * real UDP sockets of every shape a listener can take.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { parseExposition, samplesOf, scrape, valueOf, type Exposition } from './support/exposition.js';
+import { promtoolLint } from './support/label-safety.js';
 import { FIXTURES } from './support/paths.js';
 import { procTree } from './support/proc-tree.js';
 import { runToExit, startService, type ServiceProcess } from './support/service.js';
@@ -138,8 +138,7 @@ describe('configured ports, every socket shape', () => {
     assert.equal(page.types.get(UP), 'gauge');
     const promtool = requireTool(t, 'promtool', 'prometheus');
     if (promtool === undefined) return;
-    const lint = execFileSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    assert.equal(lint.trim(), '');
+    promtoolLint(promtool, text);
   });
 
   it('reads 0 on the next scrape once a listener closes, and 1 again when it comes back', async () => {

@@ -73,24 +73,31 @@ export async function checkLabelValues(pairs: readonly (readonly [string, string
   const ours = parseExposition(bytes.toString('utf8')).samples.filter((s) => s.name === PROBE_METRIC);
   compare('test/support/exposition.ts', ours.map((s) => s.labels), expected);
 
-  if (tools.promtool !== undefined) {
-    let lint: string;
-    try {
-      lint = execFileSync(tools.promtool, ['check', 'metrics'], { input: bytes, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
-    } catch (error) {
-      const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-      throw new Error(`promtool check metrics refused the page: ${stdout ?? ''}${stderr ?? ''}\n${page}`);
-    }
-    if (lint.trim() !== '') throw new Error(`promtool check metrics complained: ${lint}\n${page}`);
-  }
+  if (tools.promtool !== undefined) promtoolLint(tools.promtool, page);
   if (tools.python) {
-    let parsed: [string, Record<string, string>][];
-    try {
-      parsed = JSON.parse(execFileSync(DEBIAN_PYTHON, ['-c', PYTHON_STRICT_PARSE], { input: bytes, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }));
-    } catch (error) {
-      throw new Error(`prometheus_client's parser refused the page: ${(error as { stderr?: string }).stderr ?? String(error)}\n${page}`);
-    }
+    const parsed = parseWithPrometheusClient(page);
     compare('prometheus_client', parsed.filter(([name]) => name === PROBE_METRIC).map(([, labels]) => labels), expected);
+  }
+}
+
+/** Throws unless `promtool check metrics` reads the page and finds nothing to lint. */
+export function promtoolLint(promtool: string, page: string): void {
+  let lint: string;
+  try {
+    lint = execFileSync(promtool, ['check', 'metrics'], { input: Buffer.from(page, 'utf8'), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`promtool check metrics refused the page: ${stdout ?? ''}${stderr ?? ''}\n${page}`);
+  }
+  if (lint.trim() !== '') throw new Error(`promtool check metrics complained: ${lint}\n${page}`);
+}
+
+/** Every sample of the page as [name, labels], read by python3-prometheus-client's strict parser; throws if it refuses the page. */
+export function parseWithPrometheusClient(page: string): [string, Record<string, string>][] {
+  try {
+    return JSON.parse(execFileSync(DEBIAN_PYTHON, ['-c', PYTHON_STRICT_PARSE], { input: Buffer.from(page, 'utf8'), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }));
+  } catch (error) {
+    throw new Error(`prometheus_client's parser refused the page: ${(error as { stderr?: string }).stderr ?? String(error)}\n${page}`);
   }
 }
 
