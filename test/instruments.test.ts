@@ -7,24 +7,18 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MeterProvider, type MetricData } from '@opentelemetry/sdk-metrics';
-import { SnapshotSource } from '../src/collection/snapshot.js';
-import { createLogger } from '../src/log.js';
 import { ProcFs } from '../src/procfs/procfs.js';
 import { ExporterInstruments } from '../src/telemetry/instruments.js';
 import { ManualReader, seriesOf } from './support/metric-reader.js';
 import { procTree } from './support/proc-tree.js';
+import { hostSnapshotSource } from './support/snapshot-source.js';
 
 const tree = procTree();
 after(() => tree.remove());
 
 function setUp(ports: number[], root = tree.root) {
   const procfs = new ProcFs(root);
-  const source = new SnapshotSource({
-    procfs,
-    hostNetDirectory: procfs.path('1', 'net'),
-    config: { ports: ports.map((port) => ({ port })), discoveryLimit: 100, collectionTimeoutMs: 5000, owners: false, netns: 'host' },
-    logger: createLogger('none'),
-  });
+  const source = hostSnapshotSource(procfs, { ports });
   const prometheusLike = new ManualReader();
   const otlpLike = new ManualReader();
   const provider = new MeterProvider({ readers: [prometheusLike, otlpLike] });

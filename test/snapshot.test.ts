@@ -1,31 +1,23 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { SnapshotSource, type Snapshot } from '../src/collection/snapshot.js';
-import type { WatchedPort } from '../src/config/ports.js';
+import type { Snapshot } from '../src/collection/snapshot.js';
 import { createLogger } from '../src/log.js';
 import { ProcFs } from '../src/procfs/procfs.js';
 import { FIXTURES } from './support/paths.js';
 import { procTree, type TreeChange } from './support/proc-tree.js';
+import { hostSnapshotSource } from './support/snapshot-source.js';
 
 const trees: { remove(): void }[] = [];
 after(() => trees.forEach((tree) => tree.remove()));
 
-function source(options: { ports?: number[]; discoveryLimit?: number; changes?: Record<string, TreeChange>; timeoutMs?: number; owners?: boolean } = {}) {
+function source(options: { ports?: number[]; discoveryLimit?: number; changes?: Record<string, TreeChange>; collectionTimeoutMs?: number; owners?: boolean } = {}) {
   const tree = procTree(options.changes);
   trees.push(tree);
   const procfs = new ProcFs(tree.root);
   const logLines: string[] = [];
-  const snapshots = new SnapshotSource({
-    procfs,
-    hostNetDirectory: procfs.path('1', 'net'),
-    config: {
-      ports: (options.ports ?? []).map((port): WatchedPort => ({ port })),
-      discoveryLimit: options.discoveryLimit ?? 100,
-      collectionTimeoutMs: options.timeoutMs ?? 5000,
-      owners: options.owners ?? false,
-      netns: 'host',
-    },
+  const snapshots = hostSnapshotSource(procfs, {
+    ...options,
     logger: createLogger('debug', (line) => logLines.push(line)),
   });
   return { snapshots, tree, logLines };

@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { SnapshotSource, type Snapshot } from '../src/collection/snapshot.js';
-import { createLogger } from '../src/log.js';
+import type { Snapshot } from '../src/collection/snapshot.js';
 import { ProcFs, type ReadOptions } from '../src/procfs/procfs.js';
 import { FIXTURES } from './support/paths.js';
 import { procTree } from './support/proc-tree.js';
+import { hostSnapshotSource } from './support/snapshot-source.js';
 
 const udp4 = readFileSync(`${FIXTURES}procfs/real/1/net/udp`, 'latin1');
 /** The real table with the listener on 127.0.0.1:514 (hex 0202) left out, as a skipping read gives it. */
@@ -49,12 +49,7 @@ function source(ports: number[], script: string[]) {
   const tree = procTree();
   trees.push(tree);
   const procfs = new ScriptedProcFs(tree.root, script);
-  const snapshots = new SnapshotSource({
-    procfs,
-    hostNetDirectory: procfs.path('1', 'net'),
-    config: { ports: ports.map((port) => ({ port })), discoveryLimit: 100, collectionTimeoutMs: 5000, owners: false, netns: 'host' },
-    logger: createLogger('none'),
-  });
+  const snapshots = hostSnapshotSource(procfs, { ports });
   return { procfs, snapshots };
 }
 
