@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { productionNodeFlags } from '../test/support/paths.js';
 import { findNodeExporter } from './node-exporter.js';
 import { clockTicksPerSecond } from '../test/support/process-stats.js';
-import { evaluateGoals, sizeBlock, summaryTable, type Goal } from './report.js';
+import { evaluateGoals, GOALS_FROM_SOCKETS, sizeBlock, summaryTable, type Goal } from './report.js';
 import { runSize, type SizeResult } from './run-size.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -171,7 +171,7 @@ async function main(): Promise<void> {
     machine: { ...machine, loadAverageAtEnd: loadavg(), clockTicksPerSecond: ticks },
     options,
     floorDefinition: 'fs.promises.readFile of udp, then of udp6, in the benchmark process, no parsing; every ratio is to its median',
-    goalsApplyFromSockets: 10_000,
+    goalsApplyFromSockets: GOALS_FROM_SOCKETS,
     sizes: results,
   };
   mkdirSync(path.dirname(options.out), { recursive: true });
