@@ -42,6 +42,14 @@ before(async () => {
     '4242/net/udp6': `${real('udp6').split('\n')[0]}\n`,
     '4242/net/snmp': real('snmp'),
     '4242/net/snmp6': real('snmp6'),
+    // A second process of the pod: the namespace is read once, through its lowest pid, so this
+    // process's table (which a real kernel would show identically) must not add anything.
+    '4243/ns/net': { link: `net:[${POD_NETNS}]` },
+    '4243/comm': 'sidecar\n',
+    '4243/net/udp': `${udpHeader}\n${podListener.replace(':270F ', ':22B8 ').replace(' 99001 ', ' 99002 ')}\n`,
+    '4243/net/udp6': `${real('udp6').split('\n')[0]}\n`,
+    '4243/net/snmp': real('snmp'),
+    '4243/net/snmp6': real('snmp6'),
   });
   service = await startService({ HOST_PROC: tree.root, UDP_LISTENER_NETNS: 'all', UDP_LISTENER_OWNERS: 'false' });
 });
@@ -65,6 +73,7 @@ it('each namespace\'s listeners carry its inode; the pod\'s also its container a
   assert.ok(host.every((s) => s.labels.container_id === undefined && s.labels.k8s_pod_uid === undefined), JSON.stringify(host));
   assert.ok(!host.some((s) => s.labels.network_local_port === POD_PORT), JSON.stringify(host));
   assert.equal(up.length, pod.length + host.length, 'every series belongs to one of the two namespaces');
+  assert.ok(!up.some((s) => s.labels.network_local_port === '8888'), 'the pod namespace was read through one process only');
 
   // Host-wide counters per namespace, with the same hints.
   const noPorts = samplesOf(page, 'udp_host_datagrams_no_port_total').filter((s) => s.labels.network_type === 'ipv4');
