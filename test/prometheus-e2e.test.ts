@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { promtoolLint } from './support/label-safety.js';
 import { REPO_ROOT } from './support/paths.js';
 import { dashboardQueries, metricNames, type GrafanaDashboard } from './support/promql.js';
@@ -58,6 +59,15 @@ describe('promtool on the shipped rules and scrape configuration', () => {
       assert.ok(mine.some((m) => m[2] !== undefined), `${alert}: no case where it must stay quiet`);
       assert.ok(mine.some((m) => m[2] === undefined), `${alert}: no case where it must fire`);
     }
+  });
+
+  it('rules.test.yml feeds UdpListenerDropping counter resets, a full one and a partial one', () => {
+    const tests = parseYaml(readFileSync(RULE_TESTS, 'utf8')) as { tests: { input_series: { series: string; values: string }[]; alert_rule_test?: { alertname: string }[] }[] };
+    const dropping = tests.tests.filter((group) => group.alert_rule_test?.some((test) => test.alertname === 'UdpListenerDropping'));
+    const series = dropping.flatMap((group) => group.input_series).filter((s) => s.series.startsWith('udp_listener_drops_total{'));
+    const falls = series.map((s) => expandSeriesValues(s.values)).flatMap((values) => values.slice(1).map((value, i) => [values[i]!, value] as const).filter(([before, after]) => after < before));
+    assert.ok(falls.some(([, after]) => after === 0), 'no drops counter falls to 0 (a listener restarting)');
+    assert.ok(falls.some(([, after]) => after > 0), 'no drops counter falls partway (one SO_REUSEPORT sibling restarting)');
   });
 
   it('test rules: the alerts fire, and stay quiet, where rules.test.yml says', (t) => {
@@ -276,3 +286,17 @@ describe('a real Prometheus scraping the service, with the shipped configuration
     );
   });
 });
+
+/** promtool's series notation as rules.test.yml uses it: `a`, `axn` (a, n more times) and `a+bxn`. */
+function expandSeriesValues(notation: string): number[] {
+  const values: number[] = [];
+  for (const term of notation.trim().split(/\s+/)) {
+    const match = /^(-?\d+(?:\.\d+)?)(?:([+-]\d+(?:\.\d+)?)?x(\d+))?$/.exec(term);
+    if (match === null) throw new Error(`cannot expand ${JSON.stringify(term)} of ${JSON.stringify(notation)}`);
+    const start = Number(match[1]);
+    const step = Number(match[2] ?? 0);
+    const repeats = match[3] === undefined ? 0 : Number(match[3]);
+    for (let i = 0; i <= repeats; i++) values.push(start + i * step);
+  }
+  return values;
+}
