@@ -3,6 +3,7 @@
  * for a self metric and logged once per failure burst (not once per retry or per interval).
  */
 import { credentials, Metadata } from '@grpc/grpc-js';
+import { isIP } from 'node:net';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter as GrpcExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { AggregationTemporalityPreference, OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -33,7 +34,7 @@ export function createOtlpExporter(otlp: OtlpConfig): PushMetricExporter {
     const metadata = new Metadata();
     for (const [key, value] of Object.entries(otlp.headers)) metadata.set(key, value);
     const channel = otlp.endpoint.startsWith('https:')
-      ? credentials.createSsl(otlp.certificate ?? null, otlp.clientKey ?? null, otlp.clientCertificate ?? null)
+      ? withoutIpServerName(credentials.createSsl(otlp.certificate ?? null, otlp.clientKey ?? null, otlp.clientCertificate ?? null), otlp.endpoint)
       : credentials.createInsecure();
     return new GrpcExporter({ ...common, metadata, credentials: channel });
   }
@@ -48,6 +49,32 @@ export function createOtlpExporter(otlp: OtlpConfig): PushMetricExporter {
     },
   };
   return otlp.protocol === 'http/json' ? new JsonExporter(http) : new ProtobufExporter(http);
+}
+
+/** The part of grpc-js 1.14's SecureChannelCredentialsImpl the workaround below touches. */
+interface SecureConnectorFactory {
+  _createSecureConnector(...args: unknown[]): { connectionOptions?: { servername?: string } };
+}
+
+/**
+ * grpc-js (1.14.7, the latest) sets the TLS server name (SNI) to the endpoint's host even when
+ * that is an IP address. RFC 6066 forbids it; Node 20 only warns (DEP0123), Node 26 refuses the
+ * connection, so OTLP/gRPC over TLS to `https://10.0.0.5:4317` never connects. For an IP
+ * endpoint the server name is removed before grpc-js connects: Node then checks the certificate
+ * against the IP, as it does for the HTTP exporters. If grpc-js changes its internals the
+ * function leaves the credentials alone, and test/otlp-tls.test.ts on Node 26 says so.
+ */
+function withoutIpServerName<C extends object>(channel: C, endpoint: string): C {
+  const host = new URL(endpoint).hostname.replace(/^\[(.*)\]$/, '$1');
+  const factory = channel as unknown as Partial<SecureConnectorFactory>;
+  if (isIP(host) === 0 || typeof factory._createSecureConnector !== 'function') return channel;
+  const createSecureConnector = factory._createSecureConnector.bind(channel);
+  factory._createSecureConnector = (...args: unknown[]) => {
+    const connector = createSecureConnector(...args);
+    if (connector.connectionOptions !== undefined && isIP(connector.connectionOptions.servername ?? '') !== 0) delete connector.connectionOptions.servername;
+    return connector;
+  };
+  return channel;
 }
 
 export interface ExportCounts {
