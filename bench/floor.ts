@@ -8,6 +8,7 @@
  *   files started together as src/collection/snapshot.ts starts them.
  */
 import { readFile } from 'node:fs/promises';
+import { deadlineIn } from '../src/async.js';
 import { ProcFs } from '../src/procfs/procfs.js';
 
 export interface TableFiles {
@@ -25,7 +26,7 @@ export async function readFileSequential(files: TableFiles): Promise<number> {
 export function serviceReader(procRoot: string): (files: TableFiles) => Promise<number> {
   const procfs = new ProcFs(procRoot);
   return async (files) => {
-    const [udp, udp6] = await Promise.all([procfs.read(files.udp, { deadlineMs: 5000 }), procfs.read(files.udp6, { deadlineMs: 5000 })]);
+    const [udp, udp6] = await Promise.all([procfs.read(files.udp, { deadline: deadlineIn(5000) }), procfs.read(files.udp6, { deadline: deadlineIn(5000) })]);
     return udp.length + udp6.length;
   };
 }

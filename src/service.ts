@@ -12,7 +12,7 @@ import type { Config } from './config/config.js';
 import { renderLandingPage } from './http/landing-page.js';
 import { createHttpServer } from './http/server.js';
 import type { Logger } from './log.js';
-import { ProcFs } from './procfs/procfs.js';
+import { ProcFs, type NetDirectory } from './procfs/procfs.js';
 import { CARDINALITY_LIMIT, ExporterInstruments } from './telemetry/instruments.js';
 import { METER_NAME } from './telemetry/names.js';
 import { createTelemetryPipeline } from './telemetry/pipeline.js';
@@ -75,7 +75,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       ports: config.ports.length,
       exporters: [...exporters].join(',') || 'none',
       ...(otlp === undefined ? {} : { otlp_endpoint: otlp.endpoint, otlp_protocol: otlp.protocol }),
-      sockets_from: config.netns === 'all' ? 'all network namespaces' : hostNetDirectory,
+      sockets_from: config.netns === 'all' ? 'all network namespaces' : hostNetDirectory.path,
       owners: config.owners ? 'on' : 'off',
       tls: config.web?.tls === undefined ? 'off' : 'on',
       basic_auth: config.web === undefined || config.web.basicAuthUsers.size === 0 ? 'off' : 'on',
@@ -116,14 +116,14 @@ async function listen(server: Server, config: Config): Promise<string> {
  * the reading process, which in a container with the host's /proc mounted is the container's
  * own namespace. Where PID 1 is hidden (hidepid), fall back to our own namespace and say so.
  */
-export async function findHostNetDirectory(procfs: ProcFs, logger: Logger): Promise<string> {
-  const host = procfs.path('1', 'net');
-  if (await readable(`${host}/udp`)) return host;
-  const own = procfs.path('self', 'net');
-  if (await readable(`${own}/udp`)) {
+export async function findHostNetDirectory(procfs: ProcFs, logger: Logger): Promise<NetDirectory> {
+  const host = procfs.netDirectory(1);
+  if (await readable(`${host.path}/udp`)) return host;
+  const own = procfs.netDirectory('self');
+  if (await readable(`${own.path}/udp`)) {
     logger.warn("cannot read PID 1's socket tables (is procfs mounted with hidepid?); watching this process's network namespace", {
-      tried: `${host}/udp`,
-      using: `${own}/udp`,
+      tried: `${host.path}/udp`,
+      using: `${own.path}/udp`,
     });
     return own;
   }

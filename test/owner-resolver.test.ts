@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { after, describe, it } from 'node:test';
 import { OwnerResolver, type OwnerLookup } from '../src/collection/owners.js';
 import { ProcReadError } from '../src/procfs/errors.js';
-import { ProcFs } from '../src/procfs/procfs.js';
+import { ProcFs, type ReadOptions } from '../src/procfs/procfs.js';
 import { procTree, type TreeChange } from './support/proc-tree.js';
 
 const trees: { remove(): void }[] = [];
@@ -53,7 +53,7 @@ class CountingProcFs extends ProcFs {
     return super.link(file);
   }
 
-  override async read(file: string, options: { deadlineMs: number }): Promise<Buffer> {
+  override async read(file: string, options: ReadOptions): Promise<Buffer> {
     this.readCalls++;
     return super.read(file, options);
   }

@@ -9,9 +9,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { parseNetUdp } from '../src/procfs/net-udp.js';
+import { deadlineIn } from '../src/async.js';
 import { ProcFs } from '../src/procfs/procfs.js';
 
-const OPTIONS = { deadlineMs: 5000 };
+/** A fresh deadline 5 s ahead for each read. */
+const OPTIONS = { get deadline(): number { return deadlineIn(5000); } };
 
 /** Whether /proc/kallsyms exists; locally its absence skips the test, in CI (CI=true) it fails it. */
 function requireKallsyms(t: TestContext): boolean {
@@ -66,6 +68,6 @@ describe('ProcFs on the live procfs', () => {
     // The deadline is checked between slices of about 5 ms; printing kallsyms takes far longer.
     const procfsWithSize = new ProcFs('/proc');
     await procfsWithSize.read('/proc/kallsyms', OPTIONS);
-    await assert.rejects(procfsWithSize.read('/proc/kallsyms', { deadlineMs: 0 }), { failure: 'timeout' });
+    await assert.rejects(procfsWithSize.read('/proc/kallsyms', { deadline: deadlineIn(0) }), { failure: 'timeout' });
   });
 });

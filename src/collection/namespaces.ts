@@ -4,11 +4,12 @@
  * UDP_LISTENER_NETNS=all; by default only the host's namespace (that of PID 1) is watched.
  */
 import { performance } from 'node:perf_hooks';
+import { forEachLimited } from '../async.js';
 import { failureOf } from '../procfs/errors.js';
-import { parseCgroupHints, type ContainerHints } from '../procfs/pid-cgroup.js';
-import { netnsInodeOfLink } from '../procfs/pid-links.js';
+import { readContainerHints, type ContainerHints } from '../procfs/pid-cgroup.js';
+import { readExecutableName } from '../procfs/pid-comm.js';
+import { readNetnsInode } from '../procfs/pid-links.js';
 import type { ProcFs } from '../procfs/procfs.js';
-import { forEachLimited } from './deadline.js';
 
 export interface NetNamespace {
   /** Inode of the namespace (`ip netns identify`, `lsns -t net` show the same number). */
@@ -39,7 +40,7 @@ export class NamespaceFinder {
 
   /** Throws when the host namespace itself cannot be identified. */
   async find(deadline: number): Promise<NamespaceDiscovery> {
-    const hostInode = await this.hostNamespaceInode();
+    const hostInode = await this.hostNamespaceInode(deadline);
     const pidsByInode = new Map<number, number[]>();
     let unreadableProcesses = 0;
     const pids = await this.procfs.pids();
@@ -47,7 +48,7 @@ export class NamespaceFinder {
       if (performance.now() > deadline) return;
       let inode: number | undefined;
       try {
-        inode = netnsInodeOfLink(await this.procfs.link(this.procfs.path(String(pid), 'ns', 'net')));
+        inode = await readNetnsInode(this.procfs, pid);
       } catch (error) {
         const failure = failureOf(error);
         if (failure === 'EACCES' || failure === 'EPERM') unreadableProcesses++;
@@ -62,7 +63,7 @@ export class NamespaceFinder {
     const namespaces: NetNamespace[] = [];
     for (const [inode, members] of pidsByInode) {
       members.sort((a, b) => a - b);
-      namespaces.push({ inode, isHost: inode === hostInode, pids: members, hints: await this.hintsFor(inode, members[0]!) });
+      namespaces.push({ inode, isHost: inode === hostInode, pids: members, hints: await this.hintsFor(inode, members[0]!, deadline) });
     }
     for (const inode of this.hints.keys()) if (!pidsByInode.has(inode)) this.hints.delete(inode);
     // Host first, then by inode, so the page and the discovery limit are stable.
@@ -75,15 +76,12 @@ export class NamespaceFinder {
    * as in some VMs and sandboxes), that of kthreadd (PID 2): kernel threads always live in the
    * initial network namespace. Throws PID 1's error when neither can be read.
    */
-  private async hostNamespaceInode(): Promise<number | undefined> {
+  private async hostNamespaceInode(deadline: number): Promise<number | undefined> {
     try {
-      return netnsInodeOfLink(await this.procfs.link(this.procfs.path('1', 'ns', 'net')));
+      return await readNetnsInode(this.procfs, 1);
     } catch (error) {
       try {
-        const comm = await this.procfs.read(this.procfs.path('2', 'comm'), { deadlineMs: 1000 });
-        if (comm.toString('latin1') === 'kthreadd\n') {
-          return netnsInodeOfLink(await this.procfs.link(this.procfs.path('2', 'ns', 'net')));
-        }
+        if ((await readExecutableName(this.procfs, 2, deadline)) === 'kthreadd') return await readNetnsInode(this.procfs, 2);
       } catch {
         // Fall through to PID 1's error, the one that explains the problem.
       }
@@ -91,12 +89,11 @@ export class NamespaceFinder {
     }
   }
 
-  private async hintsFor(inode: number, pid: number): Promise<ContainerHints> {
+  private async hintsFor(inode: number, pid: number, deadline: number): Promise<ContainerHints> {
     let hints = this.hints.get(inode);
     if (hints === undefined) {
       try {
-        const text = await this.procfs.read(this.procfs.path(String(pid), 'cgroup'), { deadlineMs: 1000 });
-        hints = parseCgroupHints(text.toString('utf8'));
+        hints = await readContainerHints(this.procfs, pid, deadline);
       } catch {
         hints = {};
       }

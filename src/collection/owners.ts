@@ -12,11 +12,11 @@
  * socket as unresolved; the walk finishes in the background and the next collection uses it.
  */
 import { performance } from 'node:perf_hooks';
-import type { ProcFs } from '../procfs/procfs.js';
+import { forEachLimited, settledBy } from '../async.js';
 import { failureOf } from '../procfs/errors.js';
-import { executableNameFromComm } from '../procfs/pid-comm.js';
-import { socketInodeOfLink } from '../procfs/pid-links.js';
-import { forEachLimited, settledBy } from './deadline.js';
+import { readExecutableName } from '../procfs/pid-comm.js';
+import { listFds, readFdSocketInode } from '../procfs/pid-links.js';
+import type { ProcFs } from '../procfs/procfs.js';
 
 export interface SocketOwner {
   readonly pid: number;
@@ -104,8 +104,7 @@ export class OwnerResolver {
     const gone = new Set<Holder>();
     await forEachLimited(checks, WALK_CONCURRENCY, async ({ inode, holder }) => {
       try {
-        const target = await this.procfs.link(this.procfs.path(String(holder.pid), 'fd', holder.fd));
-        if (socketInodeOfLink(target) !== inode) gone.add(holder);
+        if ((await readFdSocketInode(this.procfs, holder.pid, holder.fd)) !== inode) gone.add(holder);
       } catch {
         gone.add(holder);
       }
@@ -135,19 +134,18 @@ export class OwnerResolver {
       return;
     }
     await forEachLimited(pids, WALK_CONCURRENCY, async (pid) => {
-      const directory = this.procfs.path(String(pid), 'fd');
       let fds: string[];
       try {
-        fds = await this.procfs.list(directory);
+        fds = await listFds(this.procfs, pid);
       } catch (error) {
         const failure = failureOf(error);
         if (failure === 'EACCES' || failure === 'EPERM') unreadable++;
         return;
       }
       for (const fd of fds) {
-        let target: string;
+        let inode: number | undefined;
         try {
-          target = await this.procfs.link(`${directory}/${fd}`);
+          inode = await readFdSocketInode(this.procfs, pid, fd);
         } catch (error) {
           // With CAP_DAC_READ_SEARCH alone the directory lists but its links do not read
           // (the kernel also asks for ptrace access): the whole process is unreadable.
@@ -158,7 +156,6 @@ export class OwnerResolver {
           }
           continue;
         }
-        const inode = socketInodeOfLink(target);
         if (inode === undefined) continue;
         const holders = found.get(inode);
         if (holders === undefined) found.set(inode, [{ pid, fd }]);
@@ -173,8 +170,7 @@ export class OwnerResolver {
 
   private async executableName(pid: number, deadline: number): Promise<string | undefined> {
     try {
-      const comm = await this.procfs.read(this.procfs.path(String(pid), 'comm'), { deadlineMs: Math.max(1, deadline - performance.now()) });
-      return executableNameFromComm(comm);
+      return await readExecutableName(this.procfs, pid, deadline);
     } catch {
       // The process exited after its fd was seen: it no longer owns anything.
       return undefined;

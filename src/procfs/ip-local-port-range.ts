@@ -1,8 +1,9 @@
 /**
- * Parser for /proc/sys/net/ipv4/ip_local_port_range: the ports the kernel hands out to sockets
- * bound to port 0 (clients), written as "low<TAB>high\n".
+ * /proc/sys/net/ipv4/ip_local_port_range: the ports the kernel hands out to sockets bound to
+ * port 0 (clients), written as "low<TAB>high\n".
  */
 import { ProcFormatError } from './errors.js';
+import type { ProcFs } from './procfs.js';
 
 export interface PortRange {
   readonly low: number;
@@ -11,6 +12,17 @@ export interface PortRange {
 
 /** The kernel's default, used when the file cannot be read. */
 export const DEFAULT_EPHEMERAL_PORT_RANGE: PortRange = { low: 32768, high: 60999 };
+
+/** Reads and parses `<root>/sys/net/ipv4/ip_local_port_range`. */
+export async function readIpLocalPortRange(procfs: ProcFs, deadline: number): Promise<PortRange> {
+  const file = ipLocalPortRangeFile(procfs);
+  return parseIpLocalPortRange((await procfs.read(file, { deadline })).toString('latin1'), file);
+}
+
+/** The file's path, which failures are reported under. */
+export function ipLocalPortRangeFile(procfs: ProcFs): string {
+  return procfs.path('sys', 'net', 'ipv4', 'ip_local_port_range');
+}
 
 /**
  * The newline is required: the kernel always writes it, and without it a read cut short

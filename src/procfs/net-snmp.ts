@@ -1,5 +1,5 @@
 /**
- * Parsers for /proc/net/snmp and /proc/net/snmp6 (<pid>/net/snmp* below the procfs root): the
+ * /proc/net/snmp and /proc/net/snmp6 (<pid>/net/snmp* below the procfs root): the
  * kernel's protocol counters for the network namespace.
  *
  * snmp is pairs of lines per protocol, a header naming the columns and a line of values:
@@ -12,9 +12,40 @@
  * pair (net/ipv4/proc.c icmpmsg_put), so a protocol may take several pairs in a row; its columns
  * add up. Column and counter names are letters and digits and never repeat: a header the kernel
  * did not write is refused rather than read as an older kernel's. snmp6 is one `Name value` per
- * line.
+ * line. The readers take the UDP counters out of each.
  */
-import { ProcFormatError } from './errors.js';
+import { failureOf, ProcFormatError } from './errors.js';
+import type { NetDirectory } from './procfs.js';
+
+/** UDP counters by the kernel's column name (InDatagrams, NoPorts, RcvbufErrors, ...). */
+export type UdpCounters = ReadonlyMap<string, number>;
+
+/** Reads `<net>/snmp` and returns its Udp columns; a file without Udp lines is malformed. */
+export async function readNetSnmpUdp(net: NetDirectory, deadline: number): Promise<UdpCounters> {
+  const file = `${net.path}/snmp`;
+  const text = (await net.procfs.read(file, { deadline })).toString('latin1');
+  const udp = parseNetSnmp(text, file).get('Udp');
+  if (udp === undefined) throw new ProcFormatError(file, 0, 'Udp', '', 'no Udp lines in the file');
+  return udp;
+}
+
+/**
+ * Reads `<net>/snmp6` and returns its Udp6 counters under snmp's column names (Udp6InDatagrams
+ * becomes InDatagrams). Undefined when the file does not exist: IPv6 is disabled.
+ */
+export async function readNetSnmp6Udp(net: NetDirectory, deadline: number): Promise<UdpCounters | undefined> {
+  const file = `${net.path}/snmp6`;
+  let text: string;
+  try {
+    text = (await net.procfs.read(file, { deadline })).toString('latin1');
+  } catch (error) {
+    if (failureOf(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+  const udp = new Map<string, number>();
+  for (const [name, value] of parseNetSnmp6(text, file)) if (name.startsWith('Udp6')) udp.set(name.slice(4), value);
+  return udp;
+}
 
 /** Column name to value, per protocol (`Udp`, `UdpLite`, `Ip`, ...). */
 export type SnmpTable = ReadonlyMap<string, ReadonlyMap<string, number>>;

@@ -1,5 +1,6 @@
 /**
- * Parser for /proc/net/udp and /proc/net/udp6 (<pid>/net/udp* below the procfs root).
+ * /proc/net/udp and /proc/net/udp6 (<pid>/net/udp* below the procfs root): the readers, and the
+ * pure parser they feed.
  *
  * The kernel writes one header line, then one line per socket (net/ipv4/udp.c
  * udp4_format_sock, net/ipv6/datagram.c __ip6_dgram_sock_seq_show):
@@ -10,7 +11,9 @@
  * over a megabyte and is parsed on every scrape, and sockets on ports nobody asked about are
  * skipped without allocating anything for them.
  */
-import { ProcFormatError } from './errors.js';
+import { endianness } from 'node:os';
+import { failureOf, ProcFormatError } from './errors.js';
+import type { NetDirectory } from './procfs.js';
 
 export type IpFamily = 'ipv4' | 'ipv6';
 export type ByteOrder = 'LE' | 'BE';
@@ -85,6 +88,38 @@ for (let c = 0; c < 10; c++) HEX_VALUE[0x30 + c] = c;
 for (let c = 0; c < 6; c++) {
   HEX_VALUE[0x41 + c] = 10 + c;
   HEX_VALUE[0x61 + c] = 10 + c;
+}
+
+export interface ReadNetUdpOptions {
+  /** Which lines to decode, as in ParseNetUdpOptions; default every line. */
+  readonly include?: ParseNetUdpOptions['include'];
+  /** performance.now() time after which the read is given up (ProcReadError `timeout`). */
+  readonly deadline: number;
+}
+
+/** Reads and parses `<net>/udp`, the IPv4 sockets of the namespace. */
+export async function readNetUdp(net: NetDirectory, options: ReadNetUdpOptions): Promise<UdpSocket[]> {
+  return readTable(net, 'udp', 'ipv4', options);
+}
+
+/**
+ * Reads and parses `<net>/udp6`, the IPv6 sockets, dual-stack ones included. Undefined when
+ * the file does not exist: IPv6 is disabled, which is no data rather than a failure.
+ */
+export async function readNetUdp6(net: NetDirectory, options: ReadNetUdpOptions): Promise<UdpSocket[] | undefined> {
+  try {
+    return await readTable(net, 'udp6', 'ipv6', options);
+  } catch (error) {
+    if (failureOf(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+async function readTable(net: NetDirectory, name: string, family: IpFamily, options: ReadNetUdpOptions): Promise<UdpSocket[]> {
+  const file = `${net.path}/${name}`;
+  const bytes = await net.procfs.read(file, { deadline: options.deadline });
+  // Parsed at once: the buffer is reused by the next read of the same file.
+  return parseNetUdp(bytes, { file, family, byteOrder: endianness(), ...(options.include === undefined ? {} : { include: options.include }) });
 }
 
 /**

@@ -8,6 +8,7 @@
  *
  * Nothing here is guaranteed by the kernel: a path that matches no convention gives no hints.
  */
+import type { ProcFs } from './procfs.js';
 
 export interface ContainerHints {
   /** 64 hex digits, as docker, containerd and CRI-O name containers. */
@@ -18,6 +19,11 @@ export interface ContainerHints {
 const CONTAINER_ID = /(?:^|[/:-])([0-9a-f]{64})(?:\.scope)?(?:\/|$)/;
 // Not followed by another hex digit: 13 digits in the last group is not a uid cut to 12.
 const POD_UID = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?![0-9a-f])/;
+
+/** Reads `<root>/<pid>/cgroup` for container hints. */
+export async function readContainerHints(procfs: ProcFs, pid: number, deadline: number): Promise<ContainerHints> {
+  return parseCgroupHints((await procfs.read(procfs.path(String(pid), 'cgroup'), { deadline })).toString('utf8'));
+}
 
 export function parseCgroupHints(text: string): ContainerHints {
   let containerId: string | undefined;

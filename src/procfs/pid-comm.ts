@@ -3,6 +3,12 @@
  * bytes it chose: quotes, backslashes, braces, newlines, invalid UTF-8). It becomes a label
  * value, so it is turned into printable text here, once, and every exposition stays valid.
  */
+import type { ProcFs } from './procfs.js';
+
+/** Reads `<root>/<pid>/comm` as printable text (see executableNameFromComm). */
+export async function readExecutableName(procfs: ProcFs, pid: number, deadline: number): Promise<string> {
+  return executableNameFromComm(await procfs.read(procfs.path(String(pid), 'comm'), { deadline }));
+}
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
 /** The kernel caps comm at 15 bytes; a longer file is not comm, but is still rendered safely. */

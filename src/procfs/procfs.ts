@@ -8,6 +8,7 @@ import { open, readdir, readlink, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { remainingMs } from '../async.js';
 import { ProcReadError, toProcReadError } from './errors.js';
 
 /** /proc/net/udp with 100,000 sockets is about 13 MB; anything far larger is not procfs. */
@@ -30,12 +31,26 @@ const PROCFS_SLICE_MS = 5;
 const MAX_REMEMBERED_FILES = 4096;
 
 export interface ReadOptions {
-  /** Give up waiting after this many milliseconds; the read itself cannot be cancelled. */
-  readonly deadlineMs: number;
+  /**
+   * Give up waiting at this performance.now() time (the collection's deadline); the read
+   * itself cannot be cancelled.
+   */
+  readonly deadline: number;
 }
 
 /** Where procfs is mounted unless HOST_PROC says otherwise: the one place the path is written. */
 export const DEFAULT_PROC_ROOT = '/proc';
+
+/**
+ * The net directory of one process, `<root>/<pid>/net`: the socket tables and counters of the
+ * network namespace that process is in. The readers of its files (net-udp.ts, net-snmp.ts)
+ * take it.
+ */
+export interface NetDirectory {
+  readonly procfs: ProcFs;
+  /** Absolute path, e.g. /proc/1/net. */
+  readonly path: string;
+}
 
 export class ProcFs {
   readonly root: string;
@@ -61,6 +76,11 @@ export class ProcFs {
     return path.join(this.root, ...segments);
   }
 
+  /** The net directory of a process: `netDirectory(1)`, or `netDirectory('self')` for our own. */
+  netDirectory(pid: number | 'self'): NetDirectory {
+    return { procfs: this, path: this.path(String(pid), 'net') };
+  }
+
   /**
    * Reads a whole procfs file. Opened non-blocking and checked to be a regular file, so a FIFO
    * or device planted under the root fails at once instead of blocking a thread. A read that
@@ -76,7 +96,7 @@ export class ProcFs {
     if (this.stuckReads.has(file)) {
       throw new ProcReadError(file, 'still_stuck', 'an earlier read has not returned yet; not starting another');
     }
-    const deadline = performance.now() + options.deadlineMs;
+    const { deadline } = options;
     const onProcfs = this.onProcfs.get(file);
     if (onProcfs === true) return this.readOnProcfs(file, deadline);
     // Until statfs has answered, that answer is awaited under the deadline too: on a hung
@@ -85,16 +105,17 @@ export class ProcFs {
       onProcfs === false
         ? this.readWhole(file)
         : this.checkOnProcfs(file).then((procfs) => (procfs ? this.readOnProcfs(file, deadline) : this.readWhole(file)));
-    return this.withDeadline(file, reading, options.deadlineMs);
+    return this.withDeadline(file, reading, deadline);
   }
 
   /**
-   * Abandons `reading` after `deadlineMs`, and marks the file stuck until it settles, so that
+   * Abandons `reading` at the deadline, and marks the file stuck until it settles, so that
    * no new read of it is started on top of one still blocked in the kernel.
    */
-  private async withDeadline(file: string, reading: Promise<Buffer>, deadlineMs: number): Promise<Buffer> {
+  private async withDeadline(file: string, reading: Promise<Buffer>, deadline: number): Promise<Buffer> {
+    const deadlineMs = Math.round(remainingMs(deadline));
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
+    const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.stuckReads.add(file);
         reading.then(
@@ -106,7 +127,7 @@ export class ProcFs {
       timer.unref();
     });
     try {
-      return await Promise.race([reading, deadline]);
+      return await Promise.race([reading, expired]);
     } finally {
       clearTimeout(timer);
     }

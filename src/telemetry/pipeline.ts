@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { detectResources, defaultResource, hostDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
-import { settledBy } from '../collection/deadline.js';
+import { settledBy } from '../async.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { METER_NAME } from './names.js';

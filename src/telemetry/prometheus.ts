@@ -5,7 +5,7 @@
  */
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import type { MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { singleFlight } from '../collection/single-flight.js';
+import { singleFlight } from '../async.js';
 import type { Logger } from '../log.js';
 import { ATTR_PORT } from './names.js';
 import { attributesKey } from './stale-series.js';

@@ -16,7 +16,7 @@ export interface TestSourceOptions {
 export function hostSnapshotSource(procfs: ProcFs, options: TestSourceOptions = {}): SnapshotSource {
   return new SnapshotSource({
     procfs,
-    hostNetDirectory: procfs.path('1', 'net'),
+    hostNetDirectory: procfs.netDirectory(1),
     config: {
       ports: (options.ports ?? []).map((port) => ({ port })),
       discoveryLimit: options.discoveryLimit ?? 100,
