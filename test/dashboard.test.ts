@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { ALL_INSTRUMENTS } from '../src/telemetry/names.js';
+import { METRICS } from '../src/telemetry/metrics.js';
 import { REPO_ROOT } from './support/paths.js';
 import { allPanels, dashboardQueries, metricNames, ruleQueries, type FoundQuery, type GrafanaDashboard } from './support/promql.js';
 
@@ -18,7 +18,7 @@ const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
  * own `up` of each target, the `target_info` the exporter adds, and the ALERTS series
  * Prometheus writes for alerting rules.
  */
-const EXPORTED = new Set([...ALL_INSTRUMENTS.map((spec) => spec.prometheusName), 'up', 'target_info', 'ALERTS', 'ALERTS_FOR_STATE']);
+const EXPORTED = new Set([...METRICS.map((spec) => spec.prometheusName), 'up', 'target_info', 'ALERTS', 'ALERTS_FOR_STATE']);
 
 /** Metric names the queries use that nothing exports, each with where it is used. */
 function unknownNames(queries: readonly FoundQuery[]): Record<string, string[]> {

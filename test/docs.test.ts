@@ -1,33 +1,30 @@
-/** The README and otel/ files must stay true to the code in the same commit. */
+/**
+ * The README and otel/ files must stay true to the code in the same commit. The configuration
+ * and metric tables of the README are rendered from the code's tables (test/support/docs-tables.ts):
+ * run `UPDATE_GOLDEN=1 npm test` to rewrite them after changing a variable or a metric.
+ */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { CONFIG_VARIABLES, loadConfig } from '../src/config/config.js';
-import { ALL_INSTRUMENTS } from '../src/telemetry/names.js';
+import { GENERATED_TABLES, generatedBlocks, regenerate } from './support/docs-tables.js';
 import { REPO_ROOT } from './support/paths.js';
 
-const readme = readFileSync(`${REPO_ROOT}README.md`, 'utf8');
-
-/** First-column code spans of the table under a heading. */
-function tableKeys(heading: string): string[] {
-  const start = readme.indexOf(`\n${heading}\n`);
-  assert.ok(start >= 0, `README has no ${heading}`);
-  const section = readme.slice(start + 1).split(/\n## /)[0]!;
-  return [...section.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!);
-}
+const README = `${REPO_ROOT}README.md`;
 
 describe('README', () => {
-  it('configuration table lists exactly the variables the service reads', () => {
-    assert.deepEqual(tableKeys('## Configuration').sort(), [...CONFIG_VARIABLES].sort());
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(README, regenerate(readFileSync(README, 'utf8')));
+  const readme = readFileSync(README, 'utf8');
+
+  it('has every generated table exactly once', () => {
+    assert.deepEqual(generatedBlocks(readme).map(({ name }) => name).sort(), Object.keys(GENERATED_TABLES).sort());
   });
 
-  it('metric table lists exactly the instruments, with their OpenTelemetry names', () => {
-    const rows = [...readme.matchAll(/^\| `([a-z_]+)` \| `([a-z_.]+)` \|/gm)].map((m) => [m[1], m[2]]);
-    assert.deepEqual(
-      rows.sort(),
-      ALL_INSTRUMENTS.map((spec) => [spec.prometheusName, spec.name]).sort(),
-    );
-  });
+  for (const { name, content } of generatedBlocks(readme)) {
+    it(`table "${name}" is what the code's table renders (UPDATE_GOLDEN=1 npm test rewrites it)`, () => {
+      assert.equal(content, GENERATED_TABLES[name]!());
+    });
+  }
 });
 
 describe('otel/udp-listener-exporter.env', () => {

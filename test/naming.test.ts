@@ -1,11 +1,11 @@
 /**
  * Every instrument's Prometheus name is the same scraped directly (the JS serializer: dots to
  * underscores, `_total` on counters, no unit words) and through a Collector (unit words unless
- * present, `_total`, `_ratio`): both are computed here and compared with names.ts.
+ * present, `_total`, `_ratio`): both are computed here and compared with the metric table (metrics.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ALL_INSTRUMENTS } from '../src/telemetry/names.js';
+import { METRICS } from '../src/telemetry/metrics.js';
 import { collectorLabelName, collectorMetricName } from './support/collector-naming.js';
 
 /** What @opentelemetry/exporter-prometheus 0.223 does to a name (PrometheusSerializer). */
@@ -15,7 +15,7 @@ function directName(name: string, counter: boolean): string {
 }
 
 describe('Prometheus names', () => {
-  for (const spec of ALL_INSTRUMENTS) {
+  for (const spec of METRICS) {
     it(`${spec.name} (${spec.unit || 'no unit'}) is ${spec.prometheusName} both ways`, () => {
       const counter = spec.kind === 'counter';
       assert.equal(directName(spec.name, counter), spec.prometheusName, 'direct scrape');

@@ -3,12 +3,14 @@
  * there: every later module receives this typed object and nothing else reads process.env.
  */
 import { statSync } from 'node:fs';
-import { DEFAULT_PROC_ROOT } from '../procfs/procfs.js';
 import { ConfigError } from './errors.js';
-import { OTEL_VARIABLES, readExportConfig, readResourceConfig, type ExportConfig, type ResourceConfig } from './otel.js';
+import { readExportConfig, readResourceConfig, type ExportConfig, type ResourceConfig } from './otel.js';
 import { parsePortList, type WatchedPort } from './ports.js';
 import { errorCode, parseInteger } from './values.js';
+import { DEFAULTS, VARIABLE_NAMES } from './variables.js';
 import { loadWebConfig, type WebConfig } from './web-config.js';
+
+export { DEFAULTS } from './variables.js';
 
 export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug';
 
@@ -43,38 +45,16 @@ export interface Config {
   readonly logLevel: LogLevel;
 }
 
-export const DEFAULTS = {
-  procRoot: DEFAULT_PROC_ROOT,
-  discoveryLimit: 100,
-  collectionTimeoutMs: 5000,
-  prometheusPort: 9464,
-  logLevel: 'info',
-} as const;
+/** Every variable the service reads (the table of variables.ts). */
+export const CONFIG_VARIABLES: readonly string[] = VARIABLE_NAMES;
 
 /** The variables of this service's own namespace; any other UDP_LISTENER_* is a typo. */
-const OWN_VARIABLES = [
-  'UDP_LISTENER_PORTS',
-  'UDP_LISTENER_DISCOVERY_LIMIT',
-  'UDP_LISTENER_COLLECTION_TIMEOUT',
-  'UDP_LISTENER_OWNERS',
-  'UDP_LISTENER_NETNS',
-  'UDP_LISTENER_WEB_CONFIG_FILE',
-] as const;
-
-/** Every variable the service reads; the README's configuration table lists exactly these. */
-export const CONFIG_VARIABLES: readonly string[] = [
-  ...OWN_VARIABLES,
-  'HOST_PROC',
-  'OTEL_EXPORTER_PROMETHEUS_HOST',
-  'OTEL_EXPORTER_PROMETHEUS_PORT',
-  'OTEL_LOG_LEVEL',
-  ...OTEL_VARIABLES,
-];
+const OWN_VARIABLES = VARIABLE_NAMES.filter((name) => name.startsWith('UDP_LISTENER_'));
 
 /** Reads `env`, which is the process's environment unless a test passes its own. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const read = (name: string): string | undefined => {
-    if (!CONFIG_VARIABLES.includes(name)) throw new Error(`${name} is read but missing from CONFIG_VARIABLES`);
+    if (!CONFIG_VARIABLES.includes(name)) throw new Error(`${name} is read but missing from the table of variables.ts`);
     // The OpenTelemetry convention, applied to every variable: empty means unset.
     const value = env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
@@ -89,8 +69,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ports: parsePortList(read('UDP_LISTENER_PORTS') ?? '', 'UDP_LISTENER_PORTS'),
     discoveryLimit: parseInteger('UDP_LISTENER_DISCOVERY_LIMIT', read('UDP_LISTENER_DISCOVERY_LIMIT'), DEFAULTS.discoveryLimit, 1, 65535),
     collectionTimeoutMs: parseDuration('UDP_LISTENER_COLLECTION_TIMEOUT', read('UDP_LISTENER_COLLECTION_TIMEOUT'), DEFAULTS.collectionTimeoutMs, 10, 60_000),
-    owners: parseBoolean('UDP_LISTENER_OWNERS', read('UDP_LISTENER_OWNERS'), true),
-    netns: parseChoice('UDP_LISTENER_NETNS', read('UDP_LISTENER_NETNS'), ['host', 'all'] as const, 'host'),
+    owners: parseBoolean('UDP_LISTENER_OWNERS', read('UDP_LISTENER_OWNERS'), DEFAULTS.owners),
+    netns: parseChoice('UDP_LISTENER_NETNS', read('UDP_LISTENER_NETNS'), ['host', 'all'] as const, DEFAULTS.netns),
     prometheus: {
       host: read('OTEL_EXPORTER_PROMETHEUS_HOST'),
       port: parseInteger('OTEL_EXPORTER_PROMETHEUS_PORT', read('OTEL_EXPORTER_PROMETHEUS_PORT'), DEFAULTS.prometheusPort, 0, 65535),

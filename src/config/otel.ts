@@ -9,6 +9,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import { errorCode, parseInteger } from './values.js';
+import { DEFAULTS } from './variables.js';
 
 export type Reader = (name: string) => string | undefined;
 
@@ -45,44 +46,16 @@ export interface ResourceConfig {
   readonly attributes: Readonly<Record<string, string>>;
 }
 
-export const OTEL_VARIABLES = [
-  'OTEL_METRICS_EXPORTER',
-  'OTEL_METRIC_EXPORT_INTERVAL',
-  'OTEL_METRIC_EXPORT_TIMEOUT',
-  'OTEL_EXPORTER_OTLP_PROTOCOL',
-  'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
-  'OTEL_EXPORTER_OTLP_ENDPOINT',
-  'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
-  'OTEL_EXPORTER_OTLP_HEADERS',
-  'OTEL_EXPORTER_OTLP_METRICS_HEADERS',
-  'OTEL_EXPORTER_OTLP_TIMEOUT',
-  'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT',
-  'OTEL_EXPORTER_OTLP_COMPRESSION',
-  'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION',
-  'OTEL_EXPORTER_OTLP_CERTIFICATE',
-  'OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE',
-  'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE',
-  'OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE',
-  'OTEL_EXPORTER_OTLP_CLIENT_KEY',
-  'OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY',
-  'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE',
-  'OTEL_SERVICE_NAME',
-  'OTEL_RESOURCE_ATTRIBUTES',
-] as const;
 
-export const DEFAULT_SERVICE_NAME = 'udp-listener-exporter';
-export const DEFAULT_EXPORT_INTERVAL_MS = 60_000;
-export const DEFAULT_EXPORT_TIMEOUT_MS = 30_000;
-const DEFAULT_OTLP_TIMEOUT_MS = 10_000;
 const MAX_MS = 24 * 60 * 60 * 1000;
 
 const EXPORTER_NAMES = ['prometheus', 'otlp', 'console', 'none'] as const;
 
 export function readExportConfig(read: Reader): ExportConfig {
   const exporters = readExporters(read);
-  const intervalMs = milliseconds(read, 'OTEL_METRIC_EXPORT_INTERVAL', DEFAULT_EXPORT_INTERVAL_MS, 1);
+  const intervalMs = milliseconds(read, 'OTEL_METRIC_EXPORT_INTERVAL', DEFAULTS.exportIntervalMs, 1);
   const explicitTimeout = read('OTEL_METRIC_EXPORT_TIMEOUT');
-  let timeoutMs = milliseconds(read, 'OTEL_METRIC_EXPORT_TIMEOUT', DEFAULT_EXPORT_TIMEOUT_MS, 1);
+  let timeoutMs = milliseconds(read, 'OTEL_METRIC_EXPORT_TIMEOUT', DEFAULTS.exportTimeoutMs, 1);
   if (timeoutMs > intervalMs) {
     // The SDK refuses a timeout longer than the interval. Only a timeout the user chose is an error.
     if (explicitTimeout !== undefined) {
@@ -103,7 +76,7 @@ export function readExportConfig(read: Reader): ExportConfig {
  * people scrape, and pushing to a Collector nobody configured would only log failures.
  */
 function readExporters(read: Reader): Set<MetricsExporterName> {
-  const raw = read('OTEL_METRICS_EXPORTER') ?? 'prometheus';
+  const raw = read('OTEL_METRICS_EXPORTER') ?? DEFAULTS.exporters;
   const written = raw.split(',').map((name) => name.trim());
   const names = written.map((name) => name.toLowerCase());
   names.forEach((name, index) => {
@@ -129,20 +102,20 @@ function readOtlpConfig(read: Reader): OtlpConfig {
   };
 
   const [protocolVariable, protocolValue] = either('PROTOCOL');
-  const protocol = (protocolValue ?? 'http/protobuf') as OtlpProtocol;
+  const protocol = (protocolValue ?? DEFAULTS.otlpProtocol) as OtlpProtocol;
   if (!['http/protobuf', 'http/json', 'grpc'].includes(protocol)) {
     throw new ConfigError(protocolVariable, protocolValue ?? '', 'expected http/protobuf, http/json or grpc');
   }
 
   const [compressionVariable, compressionValue] = either('COMPRESSION');
-  const compression = compressionValue ?? 'none';
+  const compression = compressionValue ?? DEFAULTS.otlpCompression;
   if (compression !== 'gzip' && compression !== 'none') {
     throw new ConfigError(compressionVariable, compression, 'expected gzip or none');
   }
 
   const [timeoutVariable] = either('TIMEOUT');
   const temporalityValue = read('OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE');
-  const temporality = (temporalityValue ?? 'cumulative').toLowerCase();
+  const temporality = (temporalityValue ?? DEFAULTS.temporality).toLowerCase();
   if (!['cumulative', 'delta', 'lowmemory'].includes(temporality)) {
     throw new ConfigError('OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE', temporalityValue ?? '', 'expected cumulative, delta or lowmemory');
   }
@@ -160,7 +133,7 @@ function readOtlpConfig(read: Reader): OtlpConfig {
     endpoint: otlpEndpoint(read, protocol),
     // Generic and metrics-specific headers are merged, the specific one winning per key, as the JS exporters do.
     headers: { ...parseHeaders(read, 'OTEL_EXPORTER_OTLP_HEADERS'), ...parseHeaders(read, 'OTEL_EXPORTER_OTLP_METRICS_HEADERS') },
-    timeoutMs: milliseconds(read, timeoutVariable, DEFAULT_OTLP_TIMEOUT_MS, 1),
+    timeoutMs: milliseconds(read, timeoutVariable, DEFAULTS.otlpTimeoutMs, 1),
     compression,
     certificate: pemFile(certificateVariable, certificatePath, 'certificate'),
     clientCertificate: pemFile(clientCertificateVariable, clientCertificatePath, 'certificate'),
@@ -260,7 +233,7 @@ export function readResourceConfig(read: Reader): ResourceConfig {
       }
     }
   }
-  const serviceName = read('OTEL_SERVICE_NAME') ?? attributes['service.name'] ?? DEFAULT_SERVICE_NAME;
+  const serviceName = read('OTEL_SERVICE_NAME') ?? attributes['service.name'] ?? DEFAULTS.serviceName;
   delete attributes['service.name'];
   return { serviceName, attributes };
 }

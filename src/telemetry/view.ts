@@ -1,0 +1,187 @@
+/**
+ * A Snapshot laid out as rows of series, each with its attributes: what the metric table's
+ * observe functions read (metrics.ts). Built once per collection; the attributes objects are
+ * reused from one collection to the next, so an unchanged page allocates no new ones.
+ */
+import type { Attributes } from '@opentelemetry/api';
+import type { NetNamespace } from '../collection/namespaces.js';
+import type { FailureCount, NamespaceSnapshot, PortListeners, Snapshot } from '../collection/snapshot.js';
+import type { WatchedPort } from '../config/ports.js';
+import type { UdpCounters } from '../procfs/net-snmp.js';
+import {
+  ATTR_CONTAINER_ID,
+  ATTR_ERROR_TYPE,
+  ATTR_FILE_PATH,
+  ATTR_K8S_POD_UID,
+  ATTR_LISTENER_NAME,
+  ATTR_LOOKUP,
+  ATTR_NETNS_INODE,
+  ATTR_NETWORK_TYPE,
+  ATTR_PORT,
+  ATTR_PROCESS_EXECUTABLE_NAME,
+  ATTR_PROCESS_PID,
+} from './names.js';
+import { AttributesCache } from './observations.js';
+import type { ExportCounts } from './otlp.js';
+
+/** A reported port of one namespace. */
+export interface ListenerRow {
+  readonly attributes: Attributes;
+  /** Undefined: the port has no listener (a configured port reads 0). */
+  readonly listeners: PortListeners | undefined;
+}
+
+/** Host-wide counters of one IP version in one namespace. */
+export interface HostCounterRow {
+  readonly attributes: Attributes;
+  readonly columns: UdpCounters;
+}
+
+/** A value with its attributes, for metrics with one series per file, error kind or lookup. */
+export interface CountRow {
+  readonly attributes: Attributes;
+  readonly value: number;
+}
+
+export interface CollectionView {
+  readonly listeners: readonly ListenerRow[];
+  /** One per process holding a reported port's socket. */
+  readonly owners: readonly Attributes[];
+  readonly hostCounters: readonly HostCounterRow[];
+  /** How many collections the source has made, this one included. */
+  readonly collections: number;
+  readonly durationSeconds: number;
+  /** Discovery mode only. */
+  readonly omittedPorts: number | undefined;
+  /** 1 or 0 per file read. */
+  readonly readSuccess: readonly CountRow[];
+  /** Failures since start-up per file and kind. */
+  readonly failureCounts: readonly CountRow[];
+  /** Owner lookup on only. */
+  readonly unresolvedOwners: number | undefined;
+  readonly unreadableProcesses: readonly CountRow[];
+  /** OTLP on only. */
+  readonly otlp: ExportCounts | undefined;
+}
+
+/** What a view is built from besides the snapshot. */
+export interface CollectionTotals {
+  readonly collections: number;
+  readonly failureCounts: ReadonlyMap<string, FailureCount>;
+  readonly otlp: ExportCounts | undefined;
+}
+
+export const NO_ATTRIBUTES: Attributes = Object.freeze({});
+
+export class CollectionViewBuilder {
+  /** Configured ports; empty means discovery mode. */
+  private readonly ports: readonly WatchedPort[];
+  private readonly portNames: ReadonlyMap<number, string>;
+  /** One attributes object per distinct series, reused scrape after scrape. */
+  private readonly attributes = new AttributesCache<string>();
+
+  constructor(ports: readonly WatchedPort[]) {
+    this.ports = ports;
+    this.portNames = new Map(ports.filter((p) => p.name !== undefined).map((p) => [p.port, p.name!]));
+  }
+
+  build(snapshot: Snapshot, totals: CollectionTotals): CollectionView {
+    this.attributes.beginRound();
+    const listeners: ListenerRow[] = [];
+    const owners: Attributes[] = [];
+    const hostCounters: HostCounterRow[] = [];
+    for (const namespace of snapshot.namespaces) {
+      this.addListeners(namespace, snapshot, listeners, owners);
+      this.addHostCounters(namespace, hostCounters);
+    }
+    const view: CollectionView = {
+      listeners,
+      owners,
+      hostCounters,
+      collections: totals.collections,
+      durationSeconds: snapshot.durationSeconds,
+      omittedPorts: this.ports.length === 0 ? snapshot.omittedPorts : undefined,
+      readSuccess: [...snapshot.filesRead].map(([file, ok]) => ({
+        attributes: this.attributes.get(`file ${file}`, () => ({ [ATTR_FILE_PATH]: file })),
+        value: ok ? 1 : 0,
+      })),
+      failureCounts: [...totals.failureCounts].map(([key, { file, failure, count }]) => ({
+        attributes: this.attributes.get(`error ${key}`, () => ({ [ATTR_FILE_PATH]: file, [ATTR_ERROR_TYPE]: failure })),
+        value: count,
+      })),
+      unresolvedOwners: snapshot.owners?.unresolvedSockets,
+      unreadableProcesses: [
+        ...(snapshot.owners === undefined ? [] : [{ attributes: this.lookupAttributes('owners'), value: snapshot.owners.unreadableProcesses }]),
+        ...(snapshot.namespaceUnreadableProcesses === undefined ? [] : [{ attributes: this.lookupAttributes('namespaces'), value: snapshot.namespaceUnreadableProcesses }]),
+      ],
+      otlp: totals.otlp,
+    };
+    this.attributes.endRound();
+    return view;
+  }
+
+  private addListeners(namespaceSnapshot: NamespaceSnapshot, snapshot: Snapshot, rows: ListenerRow[], owners: Attributes[]): void {
+    const { namespace, listeners } = namespaceSnapshot;
+    // Socket tables unreadable: say nothing rather than report every port down.
+    if (listeners === undefined) return;
+    const isHost = namespace === undefined || namespace.isHost;
+    // Configured ports are always reported in the host namespace; elsewhere only where they listen.
+    const reported = this.ports.length > 0 && isHost ? this.ports.map((p) => p.port) : [...listeners.keys()].sort((a, b) => a - b);
+    const scope = namespace === undefined ? '' : `${namespace.inode}`;
+    for (const port of reported) {
+      const attributes = this.attributes.get(`${scope}:${port}`, () => this.listenerAttributes(namespace, port));
+      const state = listeners.get(port);
+      rows.push({ attributes, listeners: state });
+      if (state === undefined || snapshot.owners === undefined) continue;
+      const seen = new Set<number>();
+      for (const inode of state.inodes) {
+        for (const { pid, executableName } of snapshot.owners.owners.get(inode) ?? []) {
+          if (seen.has(pid)) continue;
+          seen.add(pid);
+          owners.push(
+            this.attributes.get(`${scope}:${port}:${pid}:${executableName}`, () => ({
+              ...attributes,
+              [ATTR_PROCESS_PID]: pid,
+              [ATTR_PROCESS_EXECUTABLE_NAME]: executableName,
+            })),
+          );
+        }
+      }
+    }
+  }
+
+  /** Key order is label order on the page: port, name, then the namespace. */
+  private listenerAttributes(namespace: NetNamespace | undefined, port: number): Attributes {
+    const name = this.portNames.get(port);
+    return {
+      [ATTR_PORT]: port,
+      ...(name === undefined ? {} : { [ATTR_LISTENER_NAME]: name }),
+      ...namespaceAttributes(namespace),
+    };
+  }
+
+  private addHostCounters({ namespace, counters }: NamespaceSnapshot, rows: HostCounterRow[]): void {
+    const scope = namespace === undefined ? '' : `${namespace.inode}`;
+    for (const [family, columns] of [
+      ['ipv4', counters.ipv4],
+      ['ipv6', counters.ipv6],
+    ] as const) {
+      if (columns === undefined) continue;
+      const attributes = this.attributes.get(`${scope}:${family}`, () => ({ [ATTR_NETWORK_TYPE]: family, ...namespaceAttributes(namespace) }));
+      rows.push({ attributes, columns });
+    }
+  }
+
+  private lookupAttributes(lookup: 'owners' | 'namespaces'): Attributes {
+    return this.attributes.get(`lookup ${lookup}`, () => ({ [ATTR_LOOKUP]: lookup }));
+  }
+}
+
+function namespaceAttributes(namespace: NetNamespace | undefined): Attributes {
+  if (namespace === undefined) return {};
+  return {
+    [ATTR_NETNS_INODE]: namespace.inode,
+    ...(namespace.hints.containerId === undefined ? {} : { [ATTR_CONTAINER_ID]: namespace.hints.containerId }),
+    ...(namespace.hints.podUid === undefined ? {} : { [ATTR_K8S_POD_UID]: namespace.hints.podUid }),
+  };
+}
