@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 /**
- * Entry point. Owns the process: reads the configuration (exit 2 when it is unusable), starts
- * the service (exit 1 when it cannot), and shuts down cleanly on SIGTERM or SIGINT (exit 0).
+ * Entry point. Owns the process: reads the command line and the configuration (exit 2 when
+ * either is unusable), starts the service (exit 1 when it cannot), and shuts down cleanly on
+ * SIGTERM or SIGINT (exit 0).
  */
 import { diag, DiagLogLevel } from '@opentelemetry/api';
+import { parseCommandLine, PROGRAM, usageText, UsageError, versionText, type Command } from './cli.js';
 import { loadConfig, type Config, type LogLevel } from './config/config.js';
 import { ConfigError } from './config/errors.js';
 import { createLogger, type Logger } from './log.js';
 import { startService, type RunningService } from './service.js';
+import { packageVersion } from './version.js';
 
+/** A bad configuration or command line: systemd's unit does not restart on it. */
 const EXIT_CONFIG_ERROR = 2;
 const EXIT_START_FAILED = 1;
 /** SIGTERM must end the process within this, whatever a reader or exporter is doing. */
@@ -17,12 +21,26 @@ const SHUTDOWN_DEADLINE_MS = 5000;
 const STOP_BUDGET_MS = 4000;
 
 async function main(): Promise<void> {
+  let command: Command;
+  try {
+    command = parseCommandLine(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${PROGRAM}: ${error.message}\n`);
+    process.exit(EXIT_CONFIG_ERROR);
+  }
+  if (command.kind === 'help') process.stdout.write(usageText());
+  else if (command.kind === 'version') process.stdout.write(versionText(packageVersion()));
+  else await serve();
+}
+
+async function serve(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`udp-listener-exporter: configuration error: ${error.message}\n`);
+    process.stderr.write(`${PROGRAM}: configuration error: ${error.message}\n`);
     process.exit(EXIT_CONFIG_ERROR);
   }
   const logger = createLogger(config.logLevel);

@@ -1,0 +1,95 @@
+/**
+ * The command line as a user meets it: `--help`, `--version`, and what is refused. None of
+ * them may read the configuration or open a port: each runs with a configuration that would
+ * stop the service (exit 2) and with its port taken by the test (exit 1 if it tried to listen).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { VARIABLES } from '../src/config/variables.js';
+import { METRICS } from '../src/telemetry/metrics.js';
+import { MAIN_JS, REPO_ROOT } from './support/paths.js';
+
+const run = promisify(execFile);
+
+interface Outcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+describe('command line', () => {
+  let blocker: Server;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    blocker = createServer();
+    blocker.listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    const { port } = blocker.address() as { port: number };
+    env = { PATH: process.env.PATH, OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), UDP_LISTENER_PORTS: '70000' };
+  });
+  after(() => blocker.close());
+
+  async function cli(...args: string[]): Promise<Outcome> {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [MAIN_JS, ...args], { env, timeout: 15_000 });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  }
+
+  for (const flag of ['--help', '-h']) {
+    it(`${flag} prints usage, every variable with its default and summary, and every metric; exit 0`, async () => {
+      const { code, stdout, stderr } = await cli(flag);
+      assert.equal(stderr, '');
+      assert.equal(code, 0);
+      assert.match(stdout, /^Usage: udp-listener-exporter/);
+      for (const variable of VARIABLES) {
+        const plain = (text: string): string => text.replace(/\[([^\]]+)\]\([^)]*\)/g, '$1').replace(/`/g, '');
+        assert.ok(stdout.includes(`  ${variable.name}  (default: ${plain(variable.default)})\n      ${plain(variable.summary)}\n`), variable.name);
+      }
+      for (const metric of METRICS) assert.match(stdout, new RegExp(`^  ${metric.prometheusName} +${metric.kind}$`, 'm'));
+    });
+  }
+
+  it('--version prints the package, Node and SDK versions; exit 0', async () => {
+    const { code, stdout, stderr } = await cli('--version');
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
+    const { version } = JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { version: string };
+    assert.equal(stdout, `udp-listener-exporter ${version}\nnode ${process.versions.node}\nopentelemetry-js sdk 2.12.0\n`);
+  });
+
+  const refused: readonly (readonly [readonly string[], string])[] = [
+    [['--bogus'], 'unknown option --bogus'],
+    [['-x'], 'unknown option -x'],
+    [['--port', '9100'], 'unknown option --port'],
+    [['--help=yes'], 'option --help takes no value'],
+    [['9100'], 'unexpected argument "9100"'],
+    [['serve', 'now'], 'unexpected argument "now"'],
+  ];
+  for (const [args, message] of refused) {
+    it(`${args.join(' ')}: one line naming it, exit 2`, async () => {
+      const { code, stdout, stderr } = await cli(...args);
+      assert.equal(code, 2);
+      assert.equal(stdout, '');
+      assert.equal(stderr.split('\n').length, 2, `one line: ${stderr}`);
+      assert.ok(stderr.startsWith(`udp-listener-exporter: ${message}`), stderr);
+    });
+  }
+
+  it('no argument, or `serve`, starts the service: it reads the configuration (here: refused, exit 2)', async () => {
+    for (const args of [[], ['serve']]) {
+      const { code, stderr } = await cli(...args);
+      assert.equal(code, 2);
+      assert.match(stderr, /configuration error: UDP_LISTENER_PORTS: "70000"/);
+    }
+  });
+});
