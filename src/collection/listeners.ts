@@ -12,6 +12,11 @@ export interface PortListeners {
   readonly drops: number;
   /** Socket inodes, for finding the owning processes. */
   readonly inodes: readonly number[];
+  /**
+   * Drops of each socket, in the order of `inodes`: a socket's counter restarts with the socket,
+   * so a comparison over time (the check's --window) pairs sockets by inode, not ports by sum.
+   */
+  readonly socketDrops: readonly number[];
 }
 
 interface MutablePortListeners {
@@ -20,6 +25,7 @@ interface MutablePortListeners {
   receiveQueueBytes: number;
   drops: number;
   inodes: number[];
+  socketDrops: number[];
 }
 
 /**
@@ -37,13 +43,14 @@ export function aggregateByPort(tables: readonly (readonly UdpSocket[])[]): Map<
       }
       let entry = byPort.get(socket.localPort);
       if (entry === undefined) {
-        entry = { port: socket.localPort, sockets: 0, receiveQueueBytes: 0, drops: 0, inodes: [] };
+        entry = { port: socket.localPort, sockets: 0, receiveQueueBytes: 0, drops: 0, inodes: [], socketDrops: [] };
         byPort.set(socket.localPort, entry);
       }
       entry.sockets++;
       entry.receiveQueueBytes += socket.rxQueueBytes;
       entry.drops += socket.drops;
       entry.inodes.push(socket.inode);
+      entry.socketDrops.push(socket.drops);
     }
   }
   return byPort;
