@@ -2,14 +2,16 @@
 /**
  * Entry point. Owns the process: reads the command line and the configuration (exit 2 when
  * either is unusable), starts the service (exit 1 when it cannot), and shuts down cleanly on
- * SIGTERM or SIGINT (exit 0).
+ * SIGTERM or SIGINT (exit 0). `check` answers as a monitoring plugin instead: 0 OK, 1 WARNING,
+ * 2 CRITICAL, 3 UNKNOWN, bad arguments and configuration included.
  */
 import { diag, DiagLogLevel } from '@opentelemetry/api';
-import { parseCommandLine, PROGRAM, usageText, UsageError, versionText, type Command } from './cli.js';
+import { PLUGIN_EXIT_CODES } from './check/evaluate.js';
+import { checkUsageText, parseCommandLine, PROGRAM, usageText, UsageError, versionText, type CheckOptions, type Command } from './cli.js';
 import { loadConfig, type Config, type LogLevel } from './config/config.js';
 import { ConfigError } from './config/errors.js';
 import { createLogger, type Logger } from './log.js';
-import { startService, type RunningService } from './service.js';
+import type { RunningService } from './service.js';
 import { packageVersion } from './version.js';
 
 /** A bad configuration or command line: systemd's unit does not restart on it. */
@@ -26,12 +28,35 @@ async function main(): Promise<void> {
     command = parseCommandLine(process.argv.slice(2));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
+    if (error.command === 'check') {
+      // A monitoring system shows the plugin's stdout, and reads any other code as a verdict.
+      process.stdout.write(`UNKNOWN - ${error.message}\n`);
+      process.exit(PLUGIN_EXIT_CODES.UNKNOWN);
+    }
     process.stderr.write(`${PROGRAM}: ${error.message}\n`);
     process.exit(EXIT_CONFIG_ERROR);
   }
   if (command.kind === 'help') process.stdout.write(usageText());
-  else if (command.kind === 'version') process.stdout.write(versionText(packageVersion()));
+  else if (command.kind === 'version') process.stdout.write(versionText(packageVersion(), await sdkVersion()));
+  else if (command.kind === 'check-help') process.stdout.write(checkUsageText());
+  else if (command.kind === 'check') await check(command.options);
   else await serve();
+}
+
+/**
+ * The OpenTelemetry SDK takes a quarter of a second to load, longer than a check's read of the
+ * tables: only the service and --version load it.
+ */
+async function sdkVersion(): Promise<string> {
+  const { SDK_INFO } = await import('@opentelemetry/core');
+  return SDK_INFO['telemetry.sdk.version'] ?? 'unknown';
+}
+
+async function check(options: CheckOptions): Promise<void> {
+  const { runCheck } = await import('./check/run.js');
+  const { exitCode, output, stuckFiles } = await runCheck(options, process.env);
+  process.stdout.write(output);
+  exitNow(exitCode, stuckFiles, createLogger('warn'));
 }
 
 async function serve(): Promise<void> {
@@ -59,7 +84,7 @@ async function serve(): Promise<void> {
     logger.info('shutting down', { signal });
     setTimeout(() => {
       logger.error('shutdown did not finish in time; exiting anyway', { deadline_ms: SHUTDOWN_DEADLINE_MS });
-      exitNow(EXIT_START_FAILED, service, logger);
+      exitNow(EXIT_START_FAILED, service?.stuckReads() ?? [], logger);
     }, SHUTDOWN_DEADLINE_MS).unref();
     if (service !== undefined) stopAndExit(service, logger);
   };
@@ -67,6 +92,7 @@ async function serve(): Promise<void> {
   process.on('SIGINT', shutdown);
 
   try {
+    const { startService } = await import('./service.js');
     service = await startService(config, logger);
   } catch (error) {
     logger.error('start-up failed', { error: error instanceof Error ? error.message : String(error) });
@@ -80,11 +106,11 @@ function stopAndExit(service: RunningService, logger: Logger): void {
   service.stop(STOP_BUDGET_MS).then(
     (finished) => {
       if (!finished) logger.warn('the final export did not finish in time; exiting without it', { budget_ms: STOP_BUDGET_MS });
-      exitNow(0, service, logger);
+      exitNow(0, service.stuckReads(), logger);
     },
     (error: unknown) => {
       logger.error('shutdown failed', { error: error instanceof Error ? error.message : String(error) });
-      exitNow(EXIT_START_FAILED, service, logger);
+      exitNow(EXIT_START_FAILED, service.stuckReads(), logger);
     },
   );
 }
@@ -93,10 +119,11 @@ function stopAndExit(service: RunningService, logger: Logger): void {
  * process.exit() joins libuv's file I/O threads on the way out, so with a procfs read blocked
  * in the kernel (a hung mount) it would wait forever and the service would ignore every
  * further SIGTERM. Then the process ends by SIGTERM at its default disposition instead, which
- * the kernel carries out without joining anything; systemd counts it as a clean stop.
+ * the kernel carries out without joining anything; systemd counts it as a clean stop. (A check
+ * ends the same way, after printing its UNKNOWN: no exit code can be had then, and a killed
+ * plugin is never read as OK.)
  */
-function exitNow(code: number, service: RunningService | undefined, logger: Logger): void {
-  const stuck = service?.stuckReads() ?? [];
+function exitNow(code: number, stuck: readonly string[], logger: Logger): void {
   if (stuck.length === 0) process.exit(code);
   logger.warn('a procfs read is blocked in the kernel and cannot be waited for; ending by SIGTERM', { files: stuck.join(',') });
   process.removeAllListeners('SIGTERM');

@@ -4,15 +4,15 @@
  * main() owns the process (signals, exit codes).
  */
 import { once } from 'node:events';
-import { access, constants } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { findHostNetDirectory } from './collection/host-net-directory.js';
 import { SnapshotSource } from './collection/snapshot.js';
 import type { Config } from './config/config.js';
 import { renderLandingPage } from './http/landing-page.js';
 import { createHttpServer } from './http/server.js';
 import type { Logger } from './log.js';
-import { ProcFs, type NetDirectory } from './procfs/procfs.js';
+import { ProcFs } from './procfs/procfs.js';
 import { CARDINALITY_LIMIT, ExporterInstruments } from './telemetry/instruments.js';
 import { METER_NAME } from './telemetry/names.js';
 import { createTelemetryPipeline } from './telemetry/pipeline.js';
@@ -109,32 +109,4 @@ async function listen(server: Server, config: Config): Promise<string> {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const scheme = config.web?.tls === undefined ? 'http' : 'https';
   return `${scheme}://${host}:${address.port}/metrics`;
-}
-
-/**
- * The socket tables of the host's network namespace are those of its PID 1: <root>/net follows
- * the reading process, which in a container with the host's /proc mounted is the container's
- * own namespace. Where PID 1 is hidden (hidepid), fall back to our own namespace and say so.
- */
-export async function findHostNetDirectory(procfs: ProcFs, logger: Logger): Promise<NetDirectory> {
-  const host = procfs.netDirectory(1);
-  if (await readable(`${host.path}/udp`)) return host;
-  const own = procfs.netDirectory('self');
-  if (await readable(`${own.path}/udp`)) {
-    logger.warn("cannot read PID 1's socket tables (is procfs mounted with hidepid?); watching this process's network namespace", {
-      tried: `${host.path}/udp`,
-      using: `${own.path}/udp`,
-    });
-    return own;
-  }
-  return host;
-}
-
-async function readable(file: string): Promise<boolean> {
-  try {
-    await access(file, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
