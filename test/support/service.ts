@@ -82,18 +82,51 @@ export async function startService(env: Record<string, string>, options: StartOp
   };
 }
 
+export interface CommandOutcome {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunningCommand {
+  readonly child: ChildProcess;
+  /** Everything written to stdout so far. */
+  stdout(): string;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Settles when the process has ended and its output is read. */
+  readonly done: Promise<CommandOutcome>;
+}
+
+/**
+ * Starts dist/src/main.js with these arguments (killed after `timeoutMs`), in the environment a
+ * user would have: the tests' own UDP_LISTENER_*, OTEL_* and HOST_PROC removed, `env` added.
+ */
+export function startCommand(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 30_000): RunningCommand {
+  const child = spawn(process.execPath, [MAIN_JS, ...args], {
+    env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const done = once(child, 'close').then(([code, signal]) => {
+    clearTimeout(timer);
+    return { code: code as number | null, signal: signal as NodeJS.Signals | null, stdout, stderr };
+  });
+  return { child, stdout: () => stdout, stderr: () => stderr, done };
+}
+
+/** Runs dist/src/main.js with these arguments to its end (see startCommand). */
+export function runCommand(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CommandOutcome> {
+  return startCommand(args, env, timeoutMs).done;
+}
+
 /** Runs the service expecting it to refuse to start; resolves with its exit code and stderr. */
 export async function runToExit(env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [MAIN_JS], {
-    env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(timer);
+  const { code, stderr } = await runCommand([], env, timeoutMs);
   return { code, stderr };
 }
