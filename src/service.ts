@@ -4,6 +4,7 @@
  * main() owns the process (signals, exit codes).
  */
 import { once } from 'node:events';
+import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { findHostNetDirectory } from './collection/host-net-directory.js';
@@ -11,6 +12,7 @@ import { SnapshotSource } from './collection/snapshot.js';
 import type { Config } from './config/config.js';
 import { renderLandingPage } from './http/landing-page.js';
 import { createHttpServer } from './http/server.js';
+import { StatusPage } from './http/status-page.js';
 import type { Logger } from './log.js';
 import { ProcFs } from './procfs/procfs.js';
 import { CARDINALITY_LIMIT, ExporterInstruments } from './telemetry/instruments.js';
@@ -50,9 +52,22 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   // Push readers' timers do not keep Node alive; without an HTTP server something must.
   let keepAlive: NodeJS.Timeout | undefined;
   if (pipeline.prometheus !== undefined) {
+    const statusPage = new StatusPage({
+      version,
+      hostname: hostname(),
+      ports: config.ports,
+      discoveryLimit: config.discoveryLimit,
+      procRoot: config.procRoot,
+      netns: config.netns,
+    });
     server = createHttpServer({
       renderMetrics: pipeline.prometheus.render,
       landingPage: renderLandingPage({ version, ports: config.ports, discoveryLimit: config.discoveryLimit, procRoot: config.procRoot }),
+      // A page view is a collection, like a scrape, and shares the one in flight.
+      statusPage: {
+        contentSecurityPolicy: statusPage.contentSecurityPolicy,
+        render: async () => statusPage.render(await source.take(), { collections: source.collections, readAt: new Date() }),
+      },
       logger,
       web: config.web,
     });
