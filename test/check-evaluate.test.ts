@@ -47,7 +47,7 @@ const CASES: readonly Case[] = [
     ports: [SYSLOG, FILEBEAT, PLAIN],
     last: { sockets: [[6984, 12, 0, 0]] },
     status: 'CRITICAL',
-    summary: 'no listener on 514 (syslog), 9000 (1 of 3 ports up)',
+    summary: 'no listener on 514 (syslog), 9000: 1 of 3 ports up',
     facts: [[false, 0, 0, 0, null], [true, 1, 0, 0, null], [false, 0, 0, 0, null]],
   },
   {
@@ -114,7 +114,7 @@ const CASES: readonly Case[] = [
     first: { sockets: [[514, 11, 0, 0]] },
     last: { sockets: [] },
     status: 'CRITICAL',
-    summary: 'no listener on 514 (syslog) (0 of 1 port up)',
+    summary: 'no listener on 514 (syslog): 0 of 1 port up',
   },
   {
     name: 'queue above --queue-warning: WARNING; at it: OK',
@@ -139,7 +139,7 @@ const CASES: readonly Case[] = [
     last: { sockets: [[6984, 12, 0, 4], [9000, 21, 5000, 0]] },
     thresholds: { queueCriticalBytes: 4096 },
     status: 'CRITICAL',
-    summary: 'no listener on 514 (syslog) (2 of 3 ports up); 9000: receive queue 5000 B, above 4096 B; 6984 (filebeat): 4 drops in 10s',
+    summary: 'no listener on 514 (syslog): 2 of 3 ports up; 9000: receive queue 5000 B, above 4096 B; 6984 (filebeat): 4 drops in 10s',
   },
   {
     name: 'the socket table could not be read: UNKNOWN, never CRITICAL',
@@ -277,7 +277,7 @@ describe('plugin output', () => {
     assert.equal(
       pluginOutput(report, { queueWarningBytes: 1000, queueCriticalBytes: 2000 }),
       [
-        "CRITICAL - no listener on 9000 (1 of 2 ports up); 514 (syslog): 2 drops in 10s | 'syslog_514_sockets'=1;;1:;0 'syslog_514_queue'=256B;1000;2000;0 'syslog_514_drops_in_window'=2;0;;0 '9000_sockets'=0;;1:;0 '9000_queue'=0B;1000;2000;0 '9000_drops_in_window'=0;0;;0",
+        "CRITICAL - no listener on 9000: 1 of 2 ports up; 514 (syslog): 2 drops in 10s | 'syslog_514_sockets'=1;;1:;0 'syslog_514_queue'=256B;1000;2000;0 'syslog_514_drops_in_window'=2;0;;0 '9000_sockets'=0;;1:;0 '9000_queue'=0B;1000;2000;0 '9000_drops_in_window'=0;0;;0",
         '514 (syslog): WARNING - 2 drops in 10s; 1 socket, receive queue 256 B, 5 drops (2 in 10s), owner rsyslogd (pid 812)',
         '9000: CRITICAL - no listener',
         '',

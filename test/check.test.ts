@@ -88,7 +88,7 @@ describe('check against real sockets', () => {
   it('without PORTSPEC, checks UDP_LISTENER_PORTS; PORTSPEC replaces it, even a broken one', async () => {
     const fromEnvironment = await runCommand(['check'], { ...PATIENT, UDP_LISTENER_PORTS: `syslog=${ipv4.port},${nobody}` }, 120_000);
     assert.equal(fromEnvironment.code, 2);
-    assert.match(lines(fromEnvironment)[0]!, new RegExp(`^CRITICAL - no listener on ${nobody} \\(1 of 2 ports up\\) \\| `));
+    assert.match(lines(fromEnvironment)[0]!, new RegExp(`^CRITICAL - no listener on ${nobody}: 1 of 2 ports up \\| `));
     const replaced = await runCommand(['check', String(ipv4.port)], { ...PATIENT, UDP_LISTENER_PORTS: 'not a port list' }, 120_000);
     assert.equal(replaced.code, 0, replaced.stdout);
   });
@@ -97,7 +97,7 @@ describe('check against real sockets', () => {
     const outcome = await check(`syslog=${ipv4.port}`, `filebeat=${nobody}`);
     assert.equal(outcome.code, 2, outcome.stdout);
     const [status, ...ports] = lines(outcome);
-    assert.match(status!, new RegExp(`^CRITICAL - no listener on ${nobody} \\(filebeat\\) \\(1 of 2 ports up\\) \\| .*'filebeat_${nobody}_sockets'=0;;1:;0`));
+    assert.match(status!, new RegExp(`^CRITICAL - no listener on ${nobody} \\(filebeat\\): 1 of 2 ports up \\| .*'filebeat_${nobody}_sockets'=0;;1:;0`));
     assert.ok(ports.includes(`${nobody} (filebeat): CRITICAL - no listener`), ports.join('\n'));
   });
 

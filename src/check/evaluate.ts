@@ -283,7 +283,7 @@ function summarize(status: PluginStatus, ports: readonly PortReport[], windowSec
   const parts: string[] = [];
   const down = ports.filter((port) => port.up === false);
   if (down.length > 0) {
-    parts.push(`no listener on ${down.map(portLabel).join(', ')} (${ports.length - down.length} of ${plural(ports.length, 'port', 'ports')} up)`);
+    parts.push(`no listener on ${down.map(portLabel).join(', ')}: ${ports.length - down.length} of ${plural(ports.length, 'port', 'ports')} up`);
   }
   for (const severity of ['CRITICAL', 'WARNING'] as const) {
     for (const port of ports) {
