@@ -21,6 +21,7 @@ const RULES = `${PROMETHEUS_DIR}rules.yml`;
 const RULE_TESTS = `${PROMETHEUS_DIR}rules.test.yml`;
 const SCRAPE_CONFIG = `${PROMETHEUS_DIR}prometheus.yml`;
 const DASHBOARD = `${REPO_ROOT}otel/grafana/dashboard.json`;
+const OTEL_README = `${REPO_ROOT}otel/README.md`;
 const JOB = 'udp-listener-exporter';
 
 const ALERTS = [...readFileSync(RULES, 'utf8').matchAll(/^ +- alert: (\w+)$/gm)].map((m) => m[1]!);
@@ -34,7 +35,7 @@ function run(tool: string, args: readonly string[], input?: string): string {
 }
 
 describe('promtool on the shipped rules and scrape configuration', () => {
-  it('rules.yml has the alerts the README documents', () => {
+  it('rules.yml has the alerts otel/README.md documents, with their for: and severity', () => {
     assert.deepEqual([...ALERTS].sort(), [
       'UdpDatagramsToClosedPorts',
       'UdpExporterCollectionFailing',
@@ -43,6 +44,11 @@ describe('promtool on the shipped rules and scrape configuration', () => {
       'UdpListenerDown',
       'UdpListenerDropping',
     ]);
+    const rules = parseYaml(readFileSync(RULES, 'utf8')) as { groups: { rules: { alert: string; for: string; labels: { severity: string } }[] }[] };
+    const shipped = rules.groups.flatMap((group) => group.rules).map((rule) => [rule.alert, rule.for, rule.labels.severity]);
+    const alerting = /\n## Alerting\n([\s\S]*?)\n##/.exec(readFileSync(OTEL_README, 'utf8'))![1]!;
+    const documented = [...alerting.matchAll(/^\| `(\w+)` \| .+ \| (\w+) \| (\w+) \| [^|]+ \|$/gm)].map((m) => [m[1], m[2], m[3]]);
+    assert.deepEqual(documented.sort(), shipped.sort());
   });
 
   it('check rules: rules.yml is valid', (t) => {
