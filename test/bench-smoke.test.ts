@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
-const BENCH_JS = fileURLToPath(new URL('../bench/bench.js', import.meta.url));
+const BENCH_JS = fileURLToPath(new URL('./bench/bench.js', import.meta.url));
 
 /** Paths below each size's result that must hold a finite number. */
 const FIGURES = [

@@ -1,4 +1,4 @@
-"""Holds a population of UDP sockets for the benchmark (bench/population.ts plans it).
+"""Holds a population of UDP sockets for the benchmark (test/bench/population.ts plans it).
 
 Python rather than node:dgram because Node 20 cannot make an IPv6-only socket that never
 reads, a connected socket bound before connecting, or thousands of sockets without an event
@@ -17,7 +17,7 @@ One JSON line answers: {"opened": n, "listeners": [{"family", "address", "port"}
 until stdin closes.
 
 Each socket is a file descriptor. The soft RLIMIT_NOFILE is raised to what the population
-needs (up to the hard limit) in this process only; bench/population.ts splits a population
+needs (up to the hard limit) in this process only; test/bench/population.ts splits a population
 into several holders so that none needs more than a few thousand.
 """
 import json

@@ -10,15 +10,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { productionNodeFlags } from '../test/support/paths.js';
+import { productionNodeFlags, REPO_ROOT } from '../support/paths.js';
 import { findNodeExporter } from './node-exporter.js';
-import { clockTicksPerSecond } from '../test/support/process-stats.js';
+import { clockTicksPerSecond } from '../support/process-stats.js';
 import { evaluateGoals, GOALS_FROM_SOCKETS, sizeBlock, summaryTable, type Goal } from './report.js';
 import { runSize, type SizeResult } from './run-size.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const USAGE = `Usage: npm run bench -- [options]
 

@@ -1,6 +1,6 @@
 /**
  * The sockets the benchmark measures against: N real UDP sockets held by helper processes
- * (bench/socket-population.py), shaped like a busy host rather than like N listeners.
+ * (test/bench/socket-population.py), shaped like a busy host rather than like N listeners.
  *
  * Families: half IPv4, a quarter IPv6-only, a quarter dual-stack (IPv6 without IPV6_V6ONLY).
  * Within each family, of every ten sockets: one listens on a fixed port below the ephemeral
@@ -12,9 +12,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { SOCKET_POPULATION } from '../support/paths.js';
 
-const HOLDER_SCRIPT = fileURLToPath(new URL('../../bench/socket-population.py', import.meta.url));
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 /**
  * Sockets per helper process. Each is a descriptor; 4,000 stays under the common hard
@@ -145,7 +144,7 @@ export class Population {
           // Disjoint port ranges, so two holders never pick the same listener port.
           const range: [number, number] = [low + index * span, low + (index + 1) * span - 1];
           const own = shard.map((spec) => (spec.port === 0 ? spec : { ...spec, port: range }));
-          const child = spawn(PYTHON, [HOLDER_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
+          const child = spawn(PYTHON, [SOCKET_POPULATION], { stdio: ['pipe', 'pipe', 'pipe'] });
           children.push(child);
           return holderReply(child, own);
         }),
