@@ -14,8 +14,9 @@ import { readFileSequential, serviceReader, type TableFiles } from './floor.js';
 import { startNodeExporter, type NodeExporter } from './node-exporter.js';
 import { benchParsers, type ParserFigures } from './parser-bench.js';
 import { InProcessPipeline } from './pipeline.js';
-import { Population, type Listener, type NoFileLimit, type PopulationShape } from './population.js';
+import { Population, type PopulationShape } from './population.js';
 import { cpuTicks, machineTicks, memoryOf, type Memory } from '../support/process-stats.js';
+import type { Listener, NoFileLimit } from '../support/sockets.js';
 import { collectionsTotal, Scraper } from './scraper.js';
 import { Samples, summarize, type Summary } from './stats.js';
 
