@@ -10,15 +10,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { productionNodeFlags } from '../test/support/paths.js';
+import { productionNodeFlags, REPO_ROOT } from '../support/paths.js';
 import { findNodeExporter } from './node-exporter.js';
-import { clockTicksPerSecond } from '../test/support/process-stats.js';
+import { clockTicksPerSecond } from '../support/process-stats.js';
 import { evaluateGoals, GOALS_FROM_SOCKETS, sizeBlock, summaryTable, type Goal } from './report.js';
-import { runSize, type SizeResult } from './run-size.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { runSize, type SizeOptions, type SizeResult } from './run-size.js';
 
 const USAGE = `Usage: npm run bench -- [options]
 
@@ -39,20 +36,8 @@ const USAGE = `Usage: npm run bench -- [options]
 
 Durations: 500ms, 10s, 1m.`;
 
-interface Options {
+interface Options extends SizeOptions {
   readonly sizes: number[];
-  readonly reps: number | 'auto';
-  readonly warmup: number;
-  readonly ports: number;
-  readonly concurrency: number;
-  readonly bursts: number;
-  readonly idleMs: number;
-  readonly idleIntervalMs: number;
-  readonly idleSettleMs: number;
-  readonly rssScrapes: number;
-  readonly parserReps: number | undefined;
-  readonly nodeExporter: string;
-  readonly serviceNodeArgs: string[];
   readonly out: string;
 }
 
@@ -84,16 +69,16 @@ function parseOptions(argv: string[]): Options | undefined {
   return {
     sizes: values.sizes.split(',').map((size) => count('--sizes', size, 1)),
     reps: values.reps === 'auto' ? 'auto' : count('--reps', values.reps, 1),
-    warmup: count('--warmup', values.warmup, 0),
-    ports: count('--ports', values.ports, 1),
+    warmupRounds: count('--warmup', values.warmup, 0),
+    configuredPorts: count('--ports', values.ports, 1),
     concurrency: count('--concurrency', values.concurrency, 1),
     bursts: count('--bursts', values.bursts, 1),
     idleMs: duration('--idle', values.idle),
     idleIntervalMs: duration('--idle-interval', values['idle-interval']),
     idleSettleMs: duration('--idle-settle', values['idle-settle'], 0),
     rssScrapes: count('--rss-scrapes', values['rss-scrapes'], 1),
-    parserReps: values['parser-reps'] === undefined ? undefined : count('--parser-reps', values['parser-reps'], 1),
-    nodeExporter: values['node-exporter'],
+    parserReps: values['parser-reps'] === undefined ? null : count('--parser-reps', values['parser-reps'], 1),
+    nodeExporter: findNodeExporter(values['node-exporter']) ?? null,
     serviceNodeArgs: values['service-node-args'].split(' ').filter((arg) => arg !== ''),
     out: path.resolve(values.out),
   };
@@ -113,10 +98,6 @@ function duration(option: string, value: string, min = 1): number {
   return ms;
 }
 
-function autoReps(sockets: number): number {
-  return sockets < 5000 ? 200 : 50;
-}
-
 async function main(): Promise<void> {
   let options: Options | undefined;
   try {
@@ -129,7 +110,6 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const nodeExporter = findNodeExporter(options.nodeExporter);
   const machine = {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -138,28 +118,12 @@ async function main(): Promise<void> {
     loadAverageAtStart: loadavg(),
   };
   const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
-  log(`${machine.cpus} CPUs (${machine.cpuModel}), Linux ${machine.kernel}, Node ${machine.node}; node_exporter: ${nodeExporter ?? 'not used'}`);
+  log(`${machine.cpus} CPUs (${machine.cpuModel}), Linux ${machine.kernel}, Node ${machine.node}; node_exporter: ${options.nodeExporter ?? 'not used'}`);
   const startedAt = new Date().toISOString();
   const results: (SizeResult & { goals: Goal[] })[] = [];
   const ticks = clockTicksPerSecond();
   for (const sockets of options.sizes) {
-    const reps = options.reps === 'auto' ? autoReps(sockets) : options.reps;
-    const result = await runSize(sockets, {
-      reps,
-      warmupRounds: options.warmup,
-      configuredPorts: options.ports,
-      concurrency: options.concurrency,
-      bursts: options.bursts,
-      idleMs: options.idleMs,
-      idleIntervalMs: options.idleIntervalMs,
-      idleSettleMs: options.idleSettleMs,
-      rssScrapes: options.rssScrapes,
-      parserReps: options.parserReps ?? reps,
-      nodeExporter,
-      serviceNodeArgs: options.serviceNodeArgs,
-      clockTicksPerSecond: ticks,
-      log,
-    });
+    const result = await runSize(sockets, options, { clockTicksPerSecond: ticks, log });
     const goals = evaluateGoals(result);
     results.push({ ...result, goals });
     process.stdout.write(`\n${sizeBlock(result, goals)}\n`);
