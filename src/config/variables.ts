@@ -13,6 +13,7 @@ export const DEFAULTS = {
   collectionTimeoutMs: 5000,
   owners: true,
   netns: 'host',
+  socketSource: 'procfs',
   prometheusPort: 9464,
   logLevel: 'info',
   exporters: 'prometheus',
@@ -81,6 +82,15 @@ export const VARIABLES: readonly VariableSpec[] = [
     example: code('all'),
     summary: "`host`: only the host's network namespace; `all`: every network namespace on the host, each series labelled with it.",
     details: 'See [Containers and network namespaces](#containers-and-network-namespaces).',
+  },
+  {
+    name: 'UDP_LISTENER_SOURCE',
+    group: 'exporter',
+    default: code(DEFAULTS.socketSource),
+    example: code('netlink'),
+    summary: '`procfs`: read the socket tables `/proc/net/udp` and `udp6`; `netlink`: ask the kernel over netlink sock_diag, as `ss` does.',
+    details:
+      '`netlink` is cheaper, misses no socket, and adds `udp_listener_receive_buffer_bytes`; see [The netlink source](#the-netlink-source). If it cannot work here, the service does not start (exit code 2).',
   },
   {
     name: 'UDP_LISTENER_WEB_CONFIG_FILE',
