@@ -24,6 +24,7 @@ const DASHBOARD = `${REPO_ROOT}otel/grafana/dashboard.json`;
 const JOB = 'udp-listener-exporter';
 
 const ALERTS = [...readFileSync(RULES, 'utf8').matchAll(/^ +- alert: (\w+)$/gm)].map((m) => m[1]!);
+const RECORDS = [...readFileSync(RULES, 'utf8').matchAll(/^ +- record: ([\w:]+)$/gm)].map((m) => m[1]!);
 
 /** Runs a tool to completion; a non-zero exit fails the test with everything it printed. */
 function run(tool: string, args: readonly string[], input?: string): string {
@@ -42,13 +43,15 @@ describe('promtool on the shipped rules and scrape configuration', () => {
       'UdpListenerBacklog',
       'UdpListenerDown',
       'UdpListenerDropping',
+      'UdpListenerQueueFilling',
     ]);
+    assert.deepEqual(RECORDS, ['udp_listener:receive_queue_fill:ratio']);
   });
 
   it('check rules: rules.yml is valid', (t) => {
     const promtool = requireTool(t, 'promtool', 'prometheus');
     if (promtool === undefined) return;
-    assert.match(run(promtool, ['check', 'rules', RULES]), new RegExp(`SUCCESS: ${ALERTS.length} rules found`));
+    assert.match(run(promtool, ['check', 'rules', RULES]), new RegExp(`SUCCESS: ${ALERTS.length + RECORDS.length} rules found`));
   });
 
   it('rules.test.yml asserts every alert both firing and quiet', () => {
@@ -82,7 +85,7 @@ describe('promtool on the shipped rules and scrape configuration', () => {
     const output = run(promtool, ['check', 'config', SCRAPE_CONFIG]);
     // A rule_files entry is a glob: one that matches nothing is not an error, just 0 files.
     assert.match(output, /SUCCESS: 1 rule files found/);
-    assert.match(output, new RegExp(`SUCCESS: ${ALERTS.length} rules found`));
+    assert.match(output, new RegExp(`SUCCESS: ${ALERTS.length + RECORDS.length} rules found`));
   });
 });
 
@@ -195,9 +198,10 @@ describe('a real Prometheus scraping the service, with the shipped configuration
       groups.map(() => RULES),
     );
     const rules = groups.flatMap((g) => g.rules);
-    assert.deepEqual(rules.map((r) => r.name).sort(), [...ALERTS].sort());
+    assert.deepEqual(rules.map((r) => r.name).sort(), [...ALERTS, ...RECORDS].sort());
     for (const rule of rules) {
-      assert.deepEqual({ name: rule.name, type: rule.type, health: rule.health, error: rule.lastError ?? '' }, { name: rule.name, type: 'alerting', health: 'ok', error: '' });
+      const type = RECORDS.includes(rule.name) ? 'recording' : 'alerting';
+      assert.deepEqual({ name: rule.name, type: rule.type, health: rule.health, error: rule.lastError ?? '' }, { name: rule.name, type, health: 'ok', error: '' });
     }
     // Before the first scrape absent(up{job=...}) was true; with the target up it must clear.
     await until('UdpExporterDown to clear', async () => ((await alerts('UdpExporterDown')).length === 0 ? true : undefined), seen);
