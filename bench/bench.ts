@@ -17,6 +17,7 @@ import { findNodeExporter } from './node-exporter.js';
 import { clockTicksPerSecond } from '../test/support/process-stats.js';
 import { evaluateGoals, GOALS_FROM_SOCKETS, sizeBlock, summaryTable, type Goal } from './report.js';
 import { runSize, type SizeResult } from './run-size.js';
+import { runSourcesBench } from './sources.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -36,6 +37,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --node-exporter auto|none|PATH  reference line from node_exporter (default auto: if installed)
   --service-node-args=ARGS node flags for the service processes (default: those of npm start)
   --out FILE              JSON results (default .bench/results.json)
+  --sources               instead: procfs and netlink sources, node_exporter and cat side by side
+                          (bench/sources.ts), e.g. --sources --sizes 100,1000,10000,100000
 
 Durations: 500ms, 10s, 1m.`;
 
@@ -54,6 +57,7 @@ interface Options {
   readonly nodeExporter: string;
   readonly serviceNodeArgs: string[];
   readonly out: string;
+  readonly sources: boolean;
 }
 
 class UsageError extends Error {}
@@ -77,6 +81,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'service-node-args': { type: 'string', default: productionNodeFlags().join(' ') },
       out: { type: 'string', default: path.join(REPO_ROOT, '.bench', 'results.json') },
       help: { type: 'boolean', default: false },
+      sources: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -96,6 +101,7 @@ function parseOptions(argv: string[]): Options | undefined {
     nodeExporter: values['node-exporter'],
     serviceNodeArgs: values['service-node-args'].split(' ').filter((arg) => arg !== ''),
     out: path.resolve(values.out),
+    sources: values.sources,
   };
 }
 
@@ -142,6 +148,15 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const results: (SizeResult & { goals: Goal[] })[] = [];
   const ticks = clockTicksPerSecond();
+  if (options.sources) {
+    const { sizes, reps, warmup, ports, serviceNodeArgs } = options;
+    const sources = await runSourcesBench({ sizes, reps, warmupRounds: warmup, configuredPorts: ports, nodeExporter, serviceNodeArgs, clockTicksPerSecond: ticks, log });
+    const report = { schema: 1, kind: 'sources', startedAt, finishedAt: new Date().toISOString(), machine: { ...machine, loadAverageAtEnd: loadavg() }, options, sizes: sources };
+    mkdirSync(path.dirname(options.out), { recursive: true });
+    writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`\nwrote ${options.out}\n`);
+    return;
+  }
   for (const sockets of options.sizes) {
     const reps = options.reps === 'auto' ? autoReps(sockets) : options.reps;
     const result = await runSize(sockets, {
