@@ -59,6 +59,10 @@ def bind_one(spec, taken):
                 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if spec.get("v6only") else 0)
             if spec.get("rcvbuf"):
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, spec["rcvbuf"])
+            if candidate == 0:
+                # 100,000 sockets are more clients than the ephemeral range has ports (28,232 by
+                # default): with SO_REUSEADDR the kernel lets clients share one once it runs short.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((spec["address"], candidate))
             if spec.get("connect"):
                 s.connect(tuple(spec["connect"]))

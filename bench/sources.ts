@@ -25,7 +25,7 @@ import { startService } from '../test/support/service.js';
 import { cpuTicks } from '../test/support/process-stats.js';
 import { NODE_EXPORTER_ARGS, startNodeExporter } from './node-exporter.js';
 import { Population } from './population.js';
-import { configuredPorts, countLines, socketTables } from './run-size.js';
+import { configuredPorts, countLines, socketTables, type SizeOptions } from './run-size.js';
 import type { TableFiles } from './floor.js';
 import { Scraper } from './scraper.js';
 import { Samples, type Summary } from './stats.js';
@@ -40,16 +40,10 @@ const NETLINK_WALL_MAX_OF_CAT = 0.5;
 const NETLINK_CPU_MAX_OF_NODE_EXPORTER = 0.25;
 const DISCOVERY_WALL_MAX_OF_CAT = 0.75;
 
-export interface SourcesOptions {
+export interface SourcesOptions extends Pick<SizeOptions, 'warmupRounds' | 'configuredPorts' | 'nodeExporter' | 'serviceNodeArgs' | 'clockTicksPerSecond' | 'log'> {
   readonly sizes: readonly number[];
   /** Timed rounds per size; 'auto' lowers it as procfs gets slow. */
   readonly reps: number | 'auto';
-  readonly warmupRounds: number;
-  readonly configuredPorts: number;
-  readonly nodeExporter: string | undefined;
-  readonly serviceNodeArgs: readonly string[];
-  readonly clockTicksPerSecond: number;
-  readonly log: (line: string) => void;
 }
 
 export interface TargetFigure {
