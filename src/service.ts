@@ -13,6 +13,7 @@ import { renderLandingPage } from './http/landing-page.js';
 import { createHttpServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { ProcFs, type NetDirectory } from './procfs/procfs.js';
+import { NetlinkSocketTables } from './sockdiag/netlink-tables.js';
 import { CARDINALITY_LIMIT, ExporterInstruments } from './telemetry/instruments.js';
 import { METER_NAME } from './telemetry/names.js';
 import { createTelemetryPipeline } from './telemetry/pipeline.js';
@@ -36,7 +37,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const version = packageVersion();
   const procfs = new ProcFs(config.procRoot);
   const hostNetDirectory = await findHostNetDirectory(procfs, logger);
-  const source = new SnapshotSource({ procfs, config, hostNetDirectory, logger });
+  // The netlink binding loads only when asked for: the default needs no native code.
+  const socketTables = config.socketSource === 'netlink' ? await NetlinkSocketTables.open(procfs) : undefined;
+  const source = new SnapshotSource({ procfs, config, hostNetDirectory, logger, ...(socketTables === undefined ? {} : { socketTables }) });
   const pipeline = await createTelemetryPipeline(config, logger, version, CARDINALITY_LIMIT);
   new ExporterInstruments({
     meter: pipeline.meterProvider.getMeter(METER_NAME, version),
@@ -76,6 +79,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       exporters: [...exporters].join(',') || 'none',
       ...(otlp === undefined ? {} : { otlp_endpoint: otlp.endpoint, otlp_protocol: otlp.protocol }),
       sockets_from: config.netns === 'all' ? 'all network namespaces' : hostNetDirectory.path,
+      socket_source: config.socketSource,
       owners: config.owners ? 'on' : 'off',
       tls: config.web?.tls === undefined ? 'off' : 'on',
       basic_auth: config.web === undefined || config.web.basicAuthUsers.size === 0 ? 'off' : 'on',

@@ -11,18 +11,21 @@ import { CONFIG_VARIABLES, loadConfig } from '../src/config/config.js';
 import { GENERATED_TABLES, generatedBlocks, regenerate } from './support/docs-tables.js';
 import { REPO_ROOT } from './support/paths.js';
 
-const README = `${REPO_ROOT}README.md`;
+/** The Markdown files that hold generated tables. */
+const WITH_TABLES = ['README.md', 'otel/README.md'];
 
-describe('README', () => {
-  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(README, regenerate(readFileSync(README, 'utf8')));
-  const readme = readFileSync(README, 'utf8');
+describe('generated tables', () => {
+  if (process.env.UPDATE_GOLDEN === '1') {
+    for (const file of WITH_TABLES) writeFileSync(`${REPO_ROOT}${file}`, regenerate(readFileSync(`${REPO_ROOT}${file}`, 'utf8')));
+  }
+  const blocks = WITH_TABLES.flatMap((file) => generatedBlocks(readFileSync(`${REPO_ROOT}${file}`, 'utf8')).map((block) => ({ file, ...block })));
 
-  it('has every generated table exactly once', () => {
-    assert.deepEqual(generatedBlocks(readme).map(({ name }) => name).sort(), Object.keys(GENERATED_TABLES).sort());
+  it('every generated table appears exactly once', () => {
+    assert.deepEqual(blocks.map(({ name }) => name).sort(), Object.keys(GENERATED_TABLES).sort());
   });
 
-  for (const { name, content } of generatedBlocks(readme)) {
-    it(`table "${name}" is what the code's table renders (UPDATE_GOLDEN=1 npm test rewrites it)`, () => {
+  for (const { file, name, content } of blocks) {
+    it(`${file}: table "${name}" is what the code's table renders (UPDATE_GOLDEN=1 npm test rewrites it)`, () => {
       assert.equal(content, GENERATED_TABLES[name]!());
     });
   }

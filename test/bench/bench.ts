@@ -16,6 +16,7 @@ import { findNodeExporter } from './node-exporter.js';
 import { clockTicksPerSecond } from '../support/process-stats.js';
 import { evaluateGoals, GOALS_FROM_SOCKETS, sizeBlock, summaryTable, type Goal } from './report.js';
 import { runSize, type SizeOptions, type SizeResult } from './run-size.js';
+import { runSourcesBench } from './sources.js';
 
 const USAGE = `Usage: npm run bench -- [options]
 
@@ -33,12 +34,15 @@ const USAGE = `Usage: npm run bench -- [options]
   --node-exporter auto|none|PATH  reference line from node_exporter (default auto: if installed)
   --service-node-args=ARGS node flags for the service processes (default: those of npm start)
   --out FILE              JSON results (default .bench/results.json)
+  --sources               instead: procfs and netlink sources, node_exporter and cat side by side
+                          (bench/sources.ts), e.g. --sources --sizes 100,1000,10000,100000
 
 Durations: 500ms, 10s, 1m.`;
 
 interface Options extends SizeOptions {
   readonly sizes: number[];
   readonly out: string;
+  readonly sources: boolean;
 }
 
 class UsageError extends Error {}
@@ -62,6 +66,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'service-node-args': { type: 'string', default: productionNodeFlags().join(' ') },
       out: { type: 'string', default: path.join(REPO_ROOT, '.bench', 'results.json') },
       help: { type: 'boolean', default: false },
+      sources: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -81,6 +86,7 @@ function parseOptions(argv: string[]): Options | undefined {
     nodeExporter: findNodeExporter(values['node-exporter']) ?? null,
     serviceNodeArgs: values['service-node-args'].split(' ').filter((arg) => arg !== ''),
     out: path.resolve(values.out),
+    sources: values.sources,
   };
 }
 
@@ -122,6 +128,14 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const results: (SizeResult & { goals: Goal[] })[] = [];
   const ticks = clockTicksPerSecond();
+  if (options.sources) {
+    const sources = await runSourcesBench({ ...options, clockTicksPerSecond: ticks, log });
+    const report = { schema: 1, kind: 'sources', startedAt, finishedAt: new Date().toISOString(), machine: { ...machine, loadAverageAtEnd: loadavg() }, options, sizes: sources };
+    mkdirSync(path.dirname(options.out), { recursive: true });
+    writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`\nwrote ${options.out}\n`);
+    return;
+  }
   for (const sockets of options.sizes) {
     const result = await runSize(sockets, options, { clockTicksPerSecond: ticks, log });
     const goals = evaluateGoals(result);

@@ -109,12 +109,15 @@ export class Population {
     this.processes = processes;
   }
 
-  /** Opens the whole population; rejects (after closing what was opened) if any socket fails. */
-  static async open(total: number): Promise<Population> {
+  /**
+   * Opens the whole population; rejects (after closing what was opened) if any socket fails.
+   * Listeners take ports in `listenerPorts`, which must have room for a tenth of `total`.
+   */
+  static async open(total: number, listenerPorts: readonly [number, number] = LISTENER_PORTS): Promise<Population> {
     const { specs, shape } = planPopulation(total);
     const shards: SocketSpec[][] = [];
     for (let i = 0; i < specs.length; i += SOCKETS_PER_HOLDER) shards.push(specs.slice(i, i + SOCKETS_PER_HOLDER));
-    const [low, high] = LISTENER_PORTS;
+    const [low, high] = listenerPorts;
     const span = Math.floor((high - low + 1) / Math.max(1, shards.length));
     const processes: SocketHolder[] = [];
     try {

@@ -354,7 +354,7 @@ function target(name: 'configured' | 'discovery', service: ServiceProcess): Targ
 }
 
 /** The tables the service reads: those of PID 1's network namespace, else its own (as src/service.ts decides). */
-function socketTables(): TableFiles {
+export function socketTables(): TableFiles {
   for (const directory of ['/proc/1/net', '/proc/self/net']) {
     try {
       accessSync(`${directory}/udp`, constants.R_OK);
@@ -372,7 +372,7 @@ function benchCpuUsed(since: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1000;
 }
 
-function countLines(bytes: Buffer): number {
+export function countLines(bytes: Buffer): number {
   let lines = 0;
   for (let at = bytes.indexOf(0x0a); at >= 0; at = bytes.indexOf(0x0a, at + 1)) lines++;
   return lines;
@@ -382,7 +382,7 @@ function countLines(bytes: Buffer): number {
  * UDP_LISTENER_PORTS for the configured service: up to half of `count` are ports the
  * population listens on, the rest ports nobody listens on (they read 0).
  */
-function configuredPorts(listeners: readonly Listener[], count: number): { list: string; numbers: number[]; listening: number } {
+export function configuredPorts(listeners: readonly Listener[], count: number): { list: string; numbers: number[]; listening: number } {
   const listening = [...new Set(listeners.map((l) => l.port))].slice(0, Math.floor(count / 2));
   const taken = new Set(listeners.map((l) => l.port));
   const idle: number[] = [];

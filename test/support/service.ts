@@ -83,8 +83,9 @@ export async function startService(env: Record<string, string>, options: StartOp
 }
 
 /** Runs the service expecting it to refuse to start; resolves with its exit code and stderr. */
-export async function runToExit(env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [MAIN_JS], {
+export async function runToExit(env: Record<string, string>, options: { readonly timeoutMs?: number; readonly mainScript?: string } = {}): Promise<{ code: number | null; stderr: string }> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const child = spawn(process.execPath, [options.mainScript ?? MAIN_JS], {
     env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -67,6 +67,11 @@ def bind(spec):
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if spec.get("rcvbuf"):
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, spec["rcvbuf"])
+            if candidate == 0:
+                # 100,000 sockets are more clients than the ephemeral range has ports (28,232 by
+                # default): with SO_REUSEADDR the kernel lets clients share one once it runs short
+                # (it still hands out a free port while there is one).
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((spec["address"], candidate))
             if spec.get("connect"):
                 s.connect(tuple(spec["connect"]))
