@@ -162,6 +162,7 @@ export function usageText(): string {
   for (const [group, title] of [
     ['exporter', 'The exporter'],
     ['otel', 'Where metrics go (standard OpenTelemetry variables)'],
+    ['otlp', 'The OTLP push (standard OpenTelemetry variables)'],
   ] as const) {
     lines.push('', `${title}:`);
     for (const variable of VARIABLES.filter((v) => v.group === group)) {

@@ -96,7 +96,8 @@ async function serve(): Promise<void> {
     service = await startService(config, logger);
   } catch (error) {
     logger.error('start-up failed', { error: error instanceof Error ? error.message : String(error) });
-    process.exit(EXIT_START_FAILED);
+    // A setting this machine cannot honour (UDP_LISTENER_SOURCE=netlink without its binding) is a configuration error: restarting will not help.
+    process.exit(error instanceof ConfigError ? EXIT_CONFIG_ERROR : EXIT_START_FAILED);
   }
   if (stopRequested !== undefined) stopAndExit(service, logger);
   else logger.info(service.metricsUrl === undefined ? 'started' : 'serving metrics', { url: service.metricsUrl, ...service.summary });

@@ -7,14 +7,12 @@ import { once } from 'node:events';
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { findHostNetDirectory } from './collection/host-net-directory.js';
-import { SnapshotSource } from './collection/snapshot.js';
+import { openSnapshotSource } from './collection/open-source.js';
 import type { Config } from './config/config.js';
 import { renderLandingPage } from './http/landing-page.js';
 import { createHttpServer } from './http/server.js';
 import { StatusPage } from './http/status-page.js';
 import type { Logger } from './log.js';
-import { ProcFs } from './procfs/procfs.js';
 import { CARDINALITY_LIMIT, ExporterInstruments } from './telemetry/instruments.js';
 import { METER_NAME } from './telemetry/names.js';
 import { createTelemetryPipeline } from './telemetry/pipeline.js';
@@ -36,9 +34,7 @@ const SCRAPE_GRACE_MS = 1000;
 
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
   const version = packageVersion();
-  const procfs = new ProcFs(config.procRoot);
-  const hostNetDirectory = await findHostNetDirectory(procfs, logger);
-  const source = new SnapshotSource({ procfs, config, hostNetDirectory, logger });
+  const { procfs, hostNetDirectory, source } = await openSnapshotSource(config, logger);
   const pipeline = await createTelemetryPipeline(config, logger, version, CARDINALITY_LIMIT);
   new ExporterInstruments({
     meter: pipeline.meterProvider.getMeter(METER_NAME, version),
@@ -91,6 +87,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       exporters: [...exporters].join(',') || 'none',
       ...(otlp === undefined ? {} : { otlp_endpoint: otlp.endpoint, otlp_protocol: otlp.protocol }),
       sockets_from: config.netns === 'all' ? 'all network namespaces' : hostNetDirectory.path,
+      socket_source: config.socketSource,
       owners: config.owners ? 'on' : 'off',
       tls: config.web?.tls === undefined ? 'off' : 'on',
       basic_auth: config.web === undefined || config.web.basicAuthUsers.size === 0 ? 'off' : 'on',

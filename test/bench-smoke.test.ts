@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
-const BENCH_JS = fileURLToPath(new URL('../bench/bench.js', import.meta.url));
+const BENCH_JS = fileURLToPath(new URL('./bench/bench.js', import.meta.url));
 
 /** Paths below each size's result that must hold a finite number. */
 const FIGURES = [
@@ -74,10 +74,15 @@ describe('npm run bench', () => {
       const [code] = (await once(child, 'exit')) as [number | null];
       assert.equal(code, 0, output);
 
-      const report = JSON.parse(readFileSync(out, 'utf8')) as { sizes: unknown[]; machine: unknown };
+      const report = JSON.parse(readFileSync(out, 'utf8')) as { sizes: unknown[]; machine: unknown; options: unknown };
       assert.equal(report.sizes.length, 1);
       const size = report.sizes[0];
       assert.equal(at(size, 'sockets'), 100);
+      // The options as given, and what each size made of them.
+      assert.equal(at(report, 'options.warmupRounds'), 1);
+      assert.equal(at(report, 'options.nodeExporter'), null);
+      assert.equal(at(size, 'repetitions'), 3);
+      assert.equal(at(size, 'parser.reps'), 2);
       for (const figure of FIGURES) {
         const value = at(size, figure);
         assert.ok(typeof value === 'number' && Number.isFinite(value), `${figure} is ${JSON.stringify(value)}`);

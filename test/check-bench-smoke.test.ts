@@ -1,5 +1,5 @@
 /**
- * The check's benchmark (bench/check-bench.ts) still runs: a few hundred sockets, one round. It
+ * The check's benchmark (test/bench/check-bench.ts) still runs: a few hundred sockets, one round. It
  * must finish and write every figure; nothing here is timed.
  */
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { it } from 'node:test';
 
-const CHECK_BENCH_JS = fileURLToPath(new URL('../bench/check-bench.js', import.meta.url));
+const CHECK_BENCH_JS = fileURLToPath(new URL('./bench/check-bench.js', import.meta.url));
 
 it('the check benchmark completes at 300 sockets and writes every figure as JSON', async () => {
   const directory = mkdtempSync(path.join(tmpdir(), 'udp-listener-check-bench-'));

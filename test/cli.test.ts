@@ -28,7 +28,7 @@ describe('command line', () => {
   after(() => blocker.close());
 
   function cli(...args: string[]): Promise<CommandOutcome> {
-    return runCommand(args, env, 15_000);
+    return runCommand(args, env, { timeoutMs: 15_000 });
   }
 
   for (const flag of ['--help', '-h']) {

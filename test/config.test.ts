@@ -81,6 +81,7 @@ describe('loadConfig', () => {
       collectionTimeoutMs: 5000,
       owners: true,
       netns: 'host',
+      socketSource: 'procfs',
       prometheus: { host: undefined, port: 9464 },
       export: { exporters: new Set(['prometheus']), otlp: undefined, intervalMs: 60000, timeoutMs: 30000 },
       resource: { serviceName: 'udp-listener-exporter', attributes: {} },
@@ -100,6 +101,7 @@ describe('loadConfig', () => {
       OTEL_LOG_LEVEL: 'DEBUG',
       UDP_LISTENER_OWNERS: 'false',
       UDP_LISTENER_NETNS: 'ALL',
+      UDP_LISTENER_SOURCE: 'Netlink',
       OTEL_SERVICE_NAME: 'udp-exporter-eu1',
       OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,team=platform%20ops,service.name=ignored',
     });
@@ -110,6 +112,7 @@ describe('loadConfig', () => {
       collectionTimeoutMs: 250,
       owners: false,
       netns: 'all',
+      socketSource: 'netlink',
       prometheus: { host: '127.0.0.1', port: 0 },
       export: { exporters: new Set(['prometheus']), otlp: undefined, intervalMs: 60000, timeoutMs: 30000 },
       resource: { serviceName: 'udp-exporter-eu1', attributes: { 'deployment.environment.name': 'prod', team: 'platform ops' } },
@@ -124,6 +127,7 @@ describe('loadConfig', () => {
 
   const bad: readonly [Record<string, string>, string, string][] = [
     [{ UDP_LISTENER_DISCOVERY_LIMIT: '0' }, 'UDP_LISTENER_DISCOVERY_LIMIT', '0'],
+    [{ UDP_LISTENER_SOURCE: 'ss' }, 'UDP_LISTENER_SOURCE', 'ss'],
     [{ UDP_LISTENER_DISCOVERY_LIMIT: 'ten' }, 'UDP_LISTENER_DISCOVERY_LIMIT', 'ten'],
     [{ UDP_LISTENER_DISCOVERY_LIMIT: '-1' }, 'UDP_LISTENER_DISCOVERY_LIMIT', '-1'],
     [{ UDP_LISTENER_COLLECTION_TIMEOUT: '5' }, 'UDP_LISTENER_COLLECTION_TIMEOUT', '5'],

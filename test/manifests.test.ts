@@ -1,5 +1,5 @@
 /**
- * The Kubernetes and Collector manifests in otel/ carry settings the README relies on; no cluster
+ * The Kubernetes and Collector manifests in otel/ carry settings otel/README.md relies on; no cluster
  * or Collector binary exists here, so those settings are checked where they are written.
  */
 import assert from 'node:assert/strict';

@@ -21,9 +21,11 @@ const RULES = `${PROMETHEUS_DIR}rules.yml`;
 const RULE_TESTS = `${PROMETHEUS_DIR}rules.test.yml`;
 const SCRAPE_CONFIG = `${PROMETHEUS_DIR}prometheus.yml`;
 const DASHBOARD = `${REPO_ROOT}otel/grafana/dashboard.json`;
+const OTEL_README = `${REPO_ROOT}otel/README.md`;
 const JOB = 'udp-listener-exporter';
 
 const ALERTS = [...readFileSync(RULES, 'utf8').matchAll(/^ +- alert: (\w+)$/gm)].map((m) => m[1]!);
+const RECORDS = [...readFileSync(RULES, 'utf8').matchAll(/^ +- record: ([\w:]+)$/gm)].map((m) => m[1]!);
 
 /** Runs a tool to completion; a non-zero exit fails the test with everything it printed. */
 function run(tool: string, args: readonly string[], input?: string): string {
@@ -34,7 +36,7 @@ function run(tool: string, args: readonly string[], input?: string): string {
 }
 
 describe('promtool on the shipped rules and scrape configuration', () => {
-  it('rules.yml has the alerts the README documents', () => {
+  it('rules.yml has the alerts otel/README.md documents, with their for: and severity', () => {
     assert.deepEqual([...ALERTS].sort(), [
       'UdpDatagramsToClosedPorts',
       'UdpExporterCollectionFailing',
@@ -42,13 +44,21 @@ describe('promtool on the shipped rules and scrape configuration', () => {
       'UdpListenerBacklog',
       'UdpListenerDown',
       'UdpListenerDropping',
+      'UdpListenerQueueFilling',
     ]);
+    assert.deepEqual(RECORDS, ['udp_listener:receive_queue_fill:ratio']);
+    const rules = parseYaml(readFileSync(RULES, 'utf8')) as { groups: { rules: { alert?: string; for: string; labels: { severity: string } }[] }[] };
+    const alerting = rules.groups.flatMap((group) => group.rules).filter((rule) => rule.alert !== undefined);
+    const shipped = alerting.map((rule) => [rule.alert, rule.for, rule.labels.severity]);
+    const alertsSection = /\n## Alerting\n([\s\S]*?)\n##/.exec(readFileSync(OTEL_README, 'utf8'))![1]!;
+    const documented = [...alertsSection.matchAll(/^\| `(\w+)` \| .+ \| (\w+) \| (\w+) \| [^|]+ \|$/gm)].map((m) => [m[1], m[2], m[3]]);
+    assert.deepEqual(documented.sort(), shipped.sort());
   });
 
   it('check rules: rules.yml is valid', (t) => {
     const promtool = requireTool(t, 'promtool', 'prometheus');
     if (promtool === undefined) return;
-    assert.match(run(promtool, ['check', 'rules', RULES]), new RegExp(`SUCCESS: ${ALERTS.length} rules found`));
+    assert.match(run(promtool, ['check', 'rules', RULES]), new RegExp(`SUCCESS: ${ALERTS.length + RECORDS.length} rules found`));
   });
 
   it('rules.test.yml asserts every alert both firing and quiet', () => {
@@ -82,7 +92,7 @@ describe('promtool on the shipped rules and scrape configuration', () => {
     const output = run(promtool, ['check', 'config', SCRAPE_CONFIG]);
     // A rule_files entry is a glob: one that matches nothing is not an error, just 0 files.
     assert.match(output, /SUCCESS: 1 rule files found/);
-    assert.match(output, new RegExp(`SUCCESS: ${ALERTS.length} rules found`));
+    assert.match(output, new RegExp(`SUCCESS: ${ALERTS.length + RECORDS.length} rules found`));
   });
 });
 
@@ -195,9 +205,10 @@ describe('a real Prometheus scraping the service, with the shipped configuration
       groups.map(() => RULES),
     );
     const rules = groups.flatMap((g) => g.rules);
-    assert.deepEqual(rules.map((r) => r.name).sort(), [...ALERTS].sort());
+    assert.deepEqual(rules.map((r) => r.name).sort(), [...ALERTS, ...RECORDS].sort());
     for (const rule of rules) {
-      assert.deepEqual({ name: rule.name, type: rule.type, health: rule.health, error: rule.lastError ?? '' }, { name: rule.name, type: 'alerting', health: 'ok', error: '' });
+      const type = RECORDS.includes(rule.name) ? 'recording' : 'alerting';
+      assert.deepEqual({ name: rule.name, type: rule.type, health: rule.health, error: rule.lastError ?? '' }, { name: rule.name, type, health: 'ok', error: '' });
     }
     // Before the first scrape absent(up{job=...}) was true; with the target up it must clear.
     await until('UdpExporterDown to clear', async () => ((await alerts('UdpExporterDown')).length === 0 ? true : undefined), seen);

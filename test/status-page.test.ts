@@ -202,18 +202,8 @@ describe('the status page served', () => {
 
 describe('a page view and a scrape at the same moment', () => {
   it('share one read of procfs: the page and the scrape name the same collection', async (t) => {
-    const reason = StuckFuse.unavailable();
-    let fuse: StuckFuse | undefined;
-    try {
-      if (reason === undefined) fuse = await StuckFuse.mount(`${FIXTURES}procfs/real`);
-    } catch (error) {
-      if (process.env.CI === 'true') throw error;
-      return t.skip(`FUSE cannot be mounted here (${(error as Error).message}); skipped locally, required in CI`);
-    }
-    if (fuse === undefined) {
-      if (process.env.CI === 'true') throw new Error(`CI must run the FUSE test: ${reason}`);
-      return t.skip(`FUSE cannot be mounted here (${reason}); skipped locally, required in CI`);
-    }
+    const fuse = await StuckFuse.mountForTest(t);
+    if (fuse === undefined) return;
     // The read is held in the kernel until the collection's deadline: whatever arrives before it
     // joins that collection, which is what is tested; 3 s leave room for a busy machine.
     const service = await startService({ HOST_PROC: fuse.mountpoint, UDP_LISTENER_PORTS: 'syslog=514', UDP_LISTENER_COLLECTION_TIMEOUT: '3s' });

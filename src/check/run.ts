@@ -8,13 +8,12 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deadlineIn } from '../async.js';
 import type { CheckOptions } from '../cli.js';
-import { findHostNetDirectory } from '../collection/host-net-directory.js';
-import { SnapshotSource, type Snapshot } from '../collection/snapshot.js';
+import { openSnapshotSource, type OpenedSource } from '../collection/open-source.js';
+import type { Snapshot, SnapshotSource } from '../collection/snapshot.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { ConfigError } from '../config/errors.js';
 import type { WatchedPort } from '../config/ports.js';
 import { createLogger } from '../log.js';
-import { ProcFs } from '../procfs/procfs.js';
 import { evaluateCheck, unknownReport, type CheckReadings, type CheckReport, type CheckThresholds } from './evaluate.js';
 import { pluginOutput } from './output.js';
 
@@ -45,14 +44,18 @@ export async function runCheck(options: CheckOptions, env: NodeJS.ProcessEnv): P
     stuckFiles,
   });
 
+  const configurationError = (error: ConfigError): CheckOutcome => {
+    const problem = { source: error.variable, error: 'configuration', message: error.message };
+    return answer(unknownReport(options.ports ?? [], `configuration error: ${error.message}`, [problem]));
+  };
+
   let config: Config;
   try {
     // PORTSPEC arguments replace UDP_LISTENER_PORTS, which then is not even parsed.
     config = loadConfig(options.ports === undefined ? env : { ...env, UDP_LISTENER_PORTS: undefined });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    const problem = { source: error.variable, error: 'configuration', message: error.message };
-    return answer(unknownReport(options.ports ?? [], `configuration error: ${error.message}`, [problem]));
+    return configurationError(error);
   }
   const ports = options.ports ?? config.ports;
   if (ports.length === 0) {
@@ -61,9 +64,14 @@ export async function runCheck(options: CheckOptions, env: NodeJS.ProcessEnv): P
 
   // What went wrong is in the answer; stderr stays quiet unless asked (OTEL_LOG_LEVEL=debug).
   const logger = createLogger(config.logLevel === 'debug' ? 'debug' : 'error');
-  const procfs = new ProcFs(config.procRoot);
-  const hostNetDirectory = await findHostNetDirectory(procfs, logger);
-  const source = new SnapshotSource({ procfs, config: { ...config, ports }, hostNetDirectory, logger });
+  let opened: OpenedSource;
+  try {
+    opened = await openSnapshotSource({ ...config, ports }, logger);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return configurationError(error);
+  }
+  const { procfs, source } = opened;
 
   let first = await source.take();
   if (options.waitMs !== undefined) first = await untilListening(source, first, ports, deadlineIn(options.waitMs));

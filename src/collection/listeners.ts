@@ -10,6 +10,8 @@ export interface PortListeners {
   readonly sockets: number;
   readonly receiveQueueBytes: number;
   readonly drops: number;
+  /** Summed receive buffer sizes; undefined unless every socket's is known (netlink source only). */
+  readonly receiveBufferBytes: number | undefined;
   /** Socket inodes, for finding the owning processes. */
   readonly inodes: readonly number[];
   /**
@@ -24,6 +26,7 @@ interface MutablePortListeners {
   sockets: number;
   receiveQueueBytes: number;
   drops: number;
+  receiveBufferBytes: number | undefined;
   inodes: number[];
   socketDrops: number[];
 }
@@ -43,8 +46,10 @@ export function aggregateByPort(tables: readonly (readonly UdpSocket[])[]): Map<
       }
       let entry = byPort.get(socket.localPort);
       if (entry === undefined) {
-        entry = { port: socket.localPort, sockets: 0, receiveQueueBytes: 0, drops: 0, inodes: [], socketDrops: [] };
+        entry = { port: socket.localPort, sockets: 0, receiveQueueBytes: 0, drops: 0, receiveBufferBytes: socket.receiveBufferBytes, inodes: [], socketDrops: [] };
         byPort.set(socket.localPort, entry);
+      } else if (entry.receiveBufferBytes !== undefined) {
+        entry.receiveBufferBytes = socket.receiveBufferBytes === undefined ? undefined : entry.receiveBufferBytes + socket.receiveBufferBytes;
       }
       entry.sockets++;
       entry.receiveQueueBytes += socket.rxQueueBytes;

@@ -40,7 +40,7 @@ export class NamespaceFinder {
 
   /** Throws when the host namespace itself cannot be identified. */
   async find(deadline: number): Promise<NamespaceDiscovery> {
-    const hostInode = await this.hostNamespaceInode(deadline);
+    const { inode: hostInode } = await findHostNamespace(this.procfs, deadline);
     const pidsByInode = new Map<number, number[]>();
     let unreadableProcesses = 0;
     const pids = await this.procfs.pids();
@@ -71,24 +71,6 @@ export class NamespaceFinder {
     return { namespaces, unreadableProcesses };
   }
 
-  /**
-   * The namespace of PID 1, or where PID 1 refuses inspection even to root (a non-dumpable init,
-   * as in some VMs and sandboxes), that of kthreadd (PID 2): kernel threads always live in the
-   * initial network namespace. Throws PID 1's error when neither can be read.
-   */
-  private async hostNamespaceInode(deadline: number): Promise<number | undefined> {
-    try {
-      return await readNetnsInode(this.procfs, 1);
-    } catch (error) {
-      try {
-        if ((await readExecutableName(this.procfs, 2, deadline)) === 'kthreadd') return await readNetnsInode(this.procfs, 2);
-      } catch {
-        // Fall through to PID 1's error, the one that explains the problem.
-      }
-      throw error;
-    }
-  }
-
   private async hintsFor(inode: number, pid: number, deadline: number): Promise<ContainerHints> {
     let hints = this.hints.get(inode);
     if (hints === undefined) {
@@ -100,5 +82,29 @@ export class NamespaceFinder {
       this.hints.set(inode, hints);
     }
     return hints;
+  }
+}
+
+/** The host's network namespace, and the process through whose `ns/net` it was identified. */
+export interface HostNamespace {
+  readonly inode: number | undefined;
+  readonly pid: number;
+}
+
+/**
+ * The namespace of PID 1, or where PID 1 refuses inspection even to root (a non-dumpable init,
+ * as in some VMs and sandboxes), that of kthreadd (PID 2): kernel threads always live in the
+ * initial network namespace. Throws PID 1's error when neither can be read.
+ */
+export async function findHostNamespace(procfs: ProcFs, deadline: number): Promise<HostNamespace> {
+  try {
+    return { inode: await readNetnsInode(procfs, 1), pid: 1 };
+  } catch (error) {
+    try {
+      if ((await readExecutableName(procfs, 2, deadline)) === 'kthreadd') return { inode: await readNetnsInode(procfs, 2), pid: 2 };
+    } catch {
+      // Fall through to PID 1's error, the one that explains the problem.
+    }
+    throw error;
   }
 }

@@ -15,13 +15,14 @@ import type { Logger } from '../log.js';
 import { failureOf } from '../procfs/errors.js';
 import { DEFAULT_EPHEMERAL_PORT_RANGE, ipLocalPortRangeFile, readIpLocalPortRange } from '../procfs/ip-local-port-range.js';
 import { readNetSnmp6Udp, readNetSnmpUdp, type UdpCounters } from '../procfs/net-snmp.js';
-import { readNetUdp, readNetUdp6, UDP_STATE_UNCONNECTED, type UdpSocket } from '../procfs/net-udp.js';
+import { UDP_STATE_UNCONNECTED, type UdpSocket } from '../procfs/net-udp.js';
 import type { NetDirectory, ProcFs } from '../procfs/procfs.js';
 import { Collection, FailureHistory, type CollectionFailure, type FailureCount } from './collection.js';
 import { VanishedListenerCheck } from './confirm-vanished.js';
-import { applyDiscoveryLimit, type PortListeners } from './listeners.js';
+import { aggregateByPort, applyDiscoveryLimit, type PortListeners } from './listeners.js';
 import { NamespaceFinder, type NetNamespace } from './namespaces.js';
 import { OwnerResolver, type OwnerLookup } from './owners.js';
+import { procfsSocketTables, type ListenerFilter, type PortRange, type SocketTableSource, type SocketTarget } from './socket-tables.js';
 
 export type { CollectionFailure, FailureCount } from './collection.js';
 export type { PortListeners } from './listeners.js';
@@ -65,6 +66,8 @@ export interface SnapshotSourceOptions {
   readonly config: Pick<Config, 'ports' | 'discoveryLimit' | 'collectionTimeoutMs' | 'owners' | 'netns'>;
   /** The host namespace's net directory, normally <root>/1/net. */
   readonly hostNetDirectory: NetDirectory;
+  /** Where the socket tables come from (UDP_LISTENER_SOURCE); procfs unless given. */
+  readonly socketTables?: SocketTableSource;
   readonly logger: Logger;
 }
 
@@ -74,9 +77,6 @@ export const OWNER_RESCAN_INTERVAL_MS = 10 * 60_000;
 const NAMESPACE_READ_ATTEMPTS = 3;
 /** Namespaces read at once. */
 const NAMESPACE_CONCURRENCY = 4;
-
-/** Decides from a socket's local port and state whether it is a listener this collection reports. */
-type Include = (port: number, state: number) => boolean;
 
 /** A namespace's snapshot while the collection is still trimming it to the discovery limit. */
 interface NamespaceReading {
@@ -98,8 +98,11 @@ export class SnapshotSource {
   collections = 0;
 
   private readonly options: SnapshotSourceOptions;
+  private readonly socketTables: SocketTableSource;
   /** Configured mode: 1 at each watched port. Undefined in discovery mode. */
   private readonly watched: Uint8Array | undefined;
+  /** Configured mode: the watched ports as ranges, for a source that filters in the kernel. */
+  private readonly watchedRanges: readonly PortRange[];
   private readonly namespaceFinder: NamespaceFinder | undefined;
   private readonly ownerResolver: OwnerResolver | undefined;
   private readonly failureHistory: FailureHistory;
@@ -107,6 +110,8 @@ export class SnapshotSource {
 
   constructor(options: SnapshotSourceOptions) {
     this.options = options;
+    this.socketTables = options.socketTables ?? procfsSocketTables;
+    this.watchedRanges = options.config.ports.map(({ port }): PortRange => [port, port]);
     if (options.config.ports.length > 0) {
       this.watched = new Uint8Array(65536);
       for (const { port } of options.config.ports) this.watched[port] = 1;
@@ -132,10 +137,10 @@ export class SnapshotSource {
     const started = performance.now();
     const collection = new Collection(started + this.options.config.collectionTimeoutMs, this.failureHistory);
 
-    const [targets, include] = await Promise.all([this.targets(collection), this.listenerFilter(collection)]);
+    const [targets, filter] = await Promise.all([this.targets(collection), this.listenerFilter(collection)]);
     const readings: (NamespaceReading | undefined)[] = new Array(targets.namespaces.length);
     await forEachLimited([...targets.namespaces.keys()], NAMESPACE_CONCURRENCY, async (index) => {
-      readings[index] = await this.readNamespace(collection, targets.namespaces[index]!, include);
+      readings[index] = await this.readNamespace(collection, targets.namespaces[index]!, filter);
     });
     const present = readings.filter((reading) => reading !== undefined);
     const omittedPorts = this.watched === undefined ? applyDiscoveryLimit(present, this.options.config.discoveryLimit) : 0;
@@ -160,6 +165,7 @@ export class SnapshotSource {
     }
     try {
       const found = await this.namespaceFinder.find(collection.deadline);
+      this.socketTables.keepNamespaces(found.namespaces);
       return {
         namespaces: found.namespaces.map((namespace) => ({
           namespace,
@@ -177,46 +183,61 @@ export class SnapshotSource {
    * Configured mode: unconnected sockets on a watched port. Discovery: unconnected sockets
    * outside the ephemeral port range, where clients that only call sendto() sit in the same state.
    */
-  private async listenerFilter(collection: Collection): Promise<Include> {
+  private async listenerFilter(collection: Collection): Promise<ListenerFilter> {
     const { watched } = this;
-    if (watched !== undefined) return (port, state) => state === UDP_STATE_UNCONNECTED && watched[port] === 1;
+    if (watched !== undefined) return { include: (port, state) => state === UDP_STATE_UNCONNECTED && watched[port] === 1, ports: this.watchedRanges };
     const { procfs } = this.options;
     const read = await collection.attempt(ipLocalPortRangeFile(procfs), () => readIpLocalPortRange(procfs, collection.deadline));
-    const ephemeral = read?.value ?? DEFAULT_EPHEMERAL_PORT_RANGE;
-    return (port, state) => state === UDP_STATE_UNCONNECTED && (port < ephemeral.low || port > ephemeral.high);
+    const { low, high } = read?.value ?? DEFAULT_EPHEMERAL_PORT_RANGE;
+    const outside: PortRange[] = [];
+    if (low > 0) outside.push([0, low - 1]);
+    if (high < 65535) outside.push([high + 1, 65535]);
+    return { include: (port, state) => state === UDP_STATE_UNCONNECTED && (port < low || port > high), ports: outside };
   }
 
   /**
-   * Reads one namespace's four files. Outside the host namespace, files are reported under a
-   * `<pid>` path, so a namespace whose processes come and go does not mint a label per pid; a
-   * namespace whose every candidate process has exited is gone, and skipped.
+   * Reads one namespace's socket tables and counters. Outside the host namespace, a namespace
+   * whose every candidate process has exited is gone, and skipped.
    */
-  private async readNamespace(collection: Collection, target: NamespaceTarget, include: Include): Promise<NamespaceReading | undefined> {
+  private async readNamespace(collection: Collection, target: NamespaceTarget, filter: ListenerFilter): Promise<NamespaceReading | undefined> {
     const isHost = target.namespace === undefined || target.namespace.isHost;
     const { deadline } = collection;
     for (const net of target.directories) {
-      const label = isHost ? net.path : this.options.procfs.path('<pid>', 'net');
-      const read = await settleAll({
-        udp: readNetUdp(net, { include, deadline }),
-        udp6: readNetUdp6(net, { include, deadline }),
-        snmp: readNetSnmpUdp(net, deadline),
-        snmp6: readNetSnmp6Udp(net, deadline),
-      });
-      if (!isHost && read.udp.status === 'rejected' && failureOf(read.udp.reason) === 'ENOENT') continue;
+      const socketTarget = { net, namespace: target.namespace, isHost };
+      const countersDirectory = isHost ? net.path : this.options.procfs.path('<pid>', 'net');
+      const [tables, counters] = await Promise.all([
+        this.socketTables.read(socketTarget, filter, deadline),
+        settleAll({ snmp: readNetSnmpUdp(net, deadline), snmp6: readNetSnmp6Udp(net, deadline) }),
+      ]);
+      if (!isHost && tables.udp.status === 'rejected' && failureOf(tables.udp.reason) === 'ENOENT') continue;
 
-      const udp = collection.record(`${label}/udp`, read.udp);
-      const udp6 = collection.record(`${label}/udp6`, read.udp6);
+      const labels = this.socketTables.labels(socketTarget);
+      const udp = collection.record(labels.udp, tables.udp);
+      const udp6 = collection.record(labels.udp6, tables.udp6);
       let listeners: ReadonlyMap<number, PortListeners> | undefined;
       if (udp !== undefined && udp6 !== undefined) {
-        const key = target.namespace === undefined ? '' : String(target.namespace.inode);
-        const tables = udp6.value === undefined ? [udp.value] : [udp.value, udp6.value];
-        listeners = await this.vanished.listeners(key, tables, () => readSocketTablesAgain(net, include, deadline), deadline);
+        const found = udp6.value === undefined ? [udp.value] : [udp.value, udp6.value];
+        if (this.socketTables.confirmsVanished) {
+          const key = target.namespace === undefined ? '' : String(target.namespace.inode);
+          listeners = await this.vanished.listeners(key, found, () => this.readSocketTablesAgain(socketTarget, filter, deadline), deadline);
+        } else {
+          listeners = aggregateByPort(found);
+        }
       }
-      const ipv4 = collection.record(`${label}/snmp`, read.snmp)?.value;
-      const ipv6 = collection.record(`${label}/snmp6`, read.snmp6)?.value;
+      const ipv4 = collection.record(`${countersDirectory}/snmp`, counters.snmp)?.value;
+      const ipv6 = collection.record(`${countersDirectory}/snmp6`, counters.snmp6)?.value;
       return { namespace: target.namespace, listeners, counters: { ipv4, ipv6 } };
     }
     return undefined;
+  }
+
+  /** A confirming read of both socket tables: whichever of them reads and parses. */
+  private async readSocketTablesAgain(target: SocketTarget, filter: ListenerFilter, deadline: number): Promise<UdpSocket[][]> {
+    const again = await this.socketTables.read(target, filter, deadline);
+    const tables: UdpSocket[][] = [];
+    if (again.udp.status === 'fulfilled') tables.push(again.udp.value);
+    if (again.udp6.status === 'fulfilled' && again.udp6.value !== undefined) tables.push(again.udp6.value);
+    return tables;
   }
 
   private async resolveOwners(namespaces: readonly NamespaceReading[], deadline: number): Promise<OwnerLookup | undefined> {
@@ -227,11 +248,3 @@ export class SnapshotSource {
   }
 }
 
-/** A confirming read of both socket tables: whichever of them reads and parses. */
-async function readSocketTablesAgain(net: NetDirectory, include: Include, deadline: number): Promise<UdpSocket[][]> {
-  const again = await settleAll({ udp: readNetUdp(net, { include, deadline }), udp6: readNetUdp6(net, { include, deadline }) });
-  const tables: UdpSocket[][] = [];
-  if (again.udp.status === 'fulfilled') tables.push(again.udp.value);
-  if (again.udp6.status === 'fulfilled' && again.udp6.value !== undefined) tables.push(again.udp6.value);
-  return tables;
-}

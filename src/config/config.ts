@@ -17,6 +17,9 @@ export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug';
 /** `host`: the host's network namespace only. `all`: every network namespace on the host. */
 export type NetnsMode = 'host' | 'all';
 
+/** Where socket tables come from: procfs text files, or a netlink sock_diag dump. */
+export type SocketSourceKind = 'procfs' | 'netlink';
+
 export interface PrometheusEndpointConfig {
   /** Interface to listen on; undefined means every interface. */
   readonly host: string | undefined;
@@ -36,6 +39,7 @@ export interface Config {
   /** Find the processes holding each listener (walks /proc/<pid>/fd). */
   readonly owners: boolean;
   readonly netns: NetnsMode;
+  readonly socketSource: SocketSourceKind;
   /** Where the Prometheus endpoint listens, when `prometheus` is among the exporters. */
   readonly prometheus: PrometheusEndpointConfig;
   readonly export: ExportConfig;
@@ -71,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     collectionTimeoutMs: parseDuration('UDP_LISTENER_COLLECTION_TIMEOUT', read('UDP_LISTENER_COLLECTION_TIMEOUT'), DEFAULTS.collectionTimeoutMs, 10, 60_000),
     owners: parseBoolean('UDP_LISTENER_OWNERS', read('UDP_LISTENER_OWNERS'), DEFAULTS.owners),
     netns: parseChoice('UDP_LISTENER_NETNS', read('UDP_LISTENER_NETNS'), ['host', 'all'] as const, DEFAULTS.netns),
+    socketSource: parseChoice('UDP_LISTENER_SOURCE', read('UDP_LISTENER_SOURCE'), ['procfs', 'netlink'] as const, DEFAULTS.socketSource),
     prometheus: {
       host: read('OTEL_EXPORTER_PROMETHEUS_HOST'),
       port: parseInteger('OTEL_EXPORTER_PROMETHEUS_PORT', read('OTEL_EXPORTER_PROMETHEUS_PORT'), DEFAULTS.prometheusPort, 0, 65535),

@@ -13,6 +13,7 @@ export const DEFAULTS = {
   collectionTimeoutMs: 5000,
   owners: true,
   netns: 'host',
+  socketSource: 'procfs',
   prometheusPort: 9464,
   logLevel: 'info',
   exporters: 'prometheus',
@@ -27,8 +28,11 @@ export const DEFAULTS = {
 
 export interface VariableSpec {
   readonly name: string;
-  /** `exporter`: this service's own settings; `otel`: the standard OpenTelemetry ones. */
-  readonly group: 'exporter' | 'otel';
+  /**
+   * `exporter`: this service's own settings; `otel`: the standard OpenTelemetry ones that say
+   * where metrics go; `otlp`: the standard ones of the OTLP push (documented in otel/README.md).
+   */
+  readonly group: 'exporter' | 'otel' | 'otlp';
   /** The default as the README shows it (Markdown). */
   readonly default: string;
   /** An example value (Markdown); empty when the variable above it shows one. */
@@ -83,6 +87,15 @@ export const VARIABLES: readonly VariableSpec[] = [
     details: 'See [Containers and network namespaces](#containers-and-network-namespaces).',
   },
   {
+    name: 'UDP_LISTENER_SOURCE',
+    group: 'exporter',
+    default: code(DEFAULTS.socketSource),
+    example: code('netlink'),
+    summary: '`procfs`: read the socket tables `/proc/net/udp` and `udp6`; `netlink`: ask the kernel over netlink sock_diag, as `ss` does.',
+    details:
+      '`netlink` is cheaper, misses no socket, and adds `udp_listener_receive_buffer_bytes`; see [The netlink source](#the-netlink-source). If it cannot work here, the service does not start (exit code 2).',
+  },
+  {
     name: 'UDP_LISTENER_WEB_CONFIG_FILE',
     group: 'exporter',
     default: 'unset: plain HTTP, no authentication',
@@ -133,7 +146,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'OTEL_METRIC_EXPORT_INTERVAL',
-    group: 'otel',
+    group: 'otlp',
     default: code(DEFAULTS.exportIntervalMs),
     example: code(15000),
     summary: 'Milliseconds between pushes (otlp, console).',
@@ -141,7 +154,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'OTEL_METRIC_EXPORT_TIMEOUT',
-    group: 'otel',
+    group: 'otlp',
     default: code(DEFAULTS.exportTimeoutMs),
     example: code(10000),
     summary: 'Milliseconds one push may take.',
@@ -149,35 +162,35 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'OTEL_EXPORTER_OTLP_PROTOCOL',
-    group: 'otel',
+    group: 'otlp',
     default: code(DEFAULTS.otlpProtocol),
     example: code('grpc'),
     summary: '`http/protobuf`, `http/json` or `grpc`.',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
-    group: 'otel',
+    group: 'otlp',
     default: 'the above',
     example: code('http/json'),
     summary: 'Wins over `OTEL_EXPORTER_OTLP_PROTOCOL`.',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
-    group: 'otel',
+    group: 'otlp',
     default: '`http://localhost:4318` (`http://localhost:4317` for gRPC)',
     example: code('http://collector:4318'),
     summary: 'Base URL: HTTP protocols append `/v1/metrics`; gRPC takes scheme, host and port only.',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
-    group: 'otel',
+    group: 'otlp',
     default: 'the above',
     example: code('https://gw.example/otlp/metrics'),
     summary: 'Used exactly as given, with no path appended.',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_HEADERS',
-    group: 'otel',
+    group: 'otlp',
     default: 'none',
     example: code('authorization=Bearer%20xyz'),
     summary: '`key=value` pairs, comma-separated, values percent-encoded; sent with every export (gRPC: as metadata).',
@@ -185,14 +198,14 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'OTEL_EXPORTER_OTLP_METRICS_HEADERS',
-    group: 'otel',
+    group: 'otlp',
     default: 'none',
     example: code('x-tenant=platform'),
     summary: 'Merged with the above, winning per key.',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_TIMEOUT',
-    group: 'otel',
+    group: 'otlp',
     default: code(DEFAULTS.otlpTimeoutMs),
     example: code(5000),
     summary: 'Milliseconds for one request, retries included; never more than `OTEL_METRIC_EXPORT_TIMEOUT`.',
@@ -200,28 +213,28 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT',
-    group: 'otel',
+    group: 'otlp',
     default: 'the above',
     example: code(5000),
     summary: 'Wins over the above.',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_COMPRESSION',
-    group: 'otel',
+    group: 'otlp',
     default: code(DEFAULTS.otlpCompression),
     example: code('gzip'),
     summary: '`gzip` or `none`.',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION',
-    group: 'otel',
+    group: 'otlp',
     default: 'the above',
     example: code('gzip'),
     summary: 'Wins over the above.',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_CERTIFICATE',
-    group: 'otel',
+    group: 'otlp',
     default: 'system CAs',
     example: code('/etc/ssl/collector-ca.pem'),
     summary: "PEM file of the CA that signed the collector's certificate (https and gRPC over TLS).",
@@ -229,42 +242,42 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE',
-    group: 'otel',
+    group: 'otlp',
     default: 'the above',
     example: '',
     summary: 'Wins over the above.',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE',
-    group: 'otel',
+    group: 'otlp',
     default: 'none',
     example: code('/etc/udp-exporter/client.pem'),
     summary: 'PEM client certificate for mutual TLS; needs the key too.',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE',
-    group: 'otel',
+    group: 'otlp',
     default: 'the above',
     example: '',
     summary: 'Wins over the above.',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_CLIENT_KEY',
-    group: 'otel',
+    group: 'otlp',
     default: 'none',
     example: code('/etc/udp-exporter/client-key.pem'),
     summary: 'PEM private key of the client certificate.',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY',
-    group: 'otel',
+    group: 'otlp',
     default: 'the above',
     example: '',
     summary: 'Wins over the above.',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE',
-    group: 'otel',
+    group: 'otlp',
     default: code(DEFAULTS.temporality),
     example: code('delta'),
     summary: '`cumulative`, `delta` or `lowmemory`, as the specification defines them.',

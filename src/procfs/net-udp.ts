@@ -38,6 +38,11 @@ export interface UdpSocket {
   readonly inode: number;
   /** Datagrams dropped by this socket since it was created. */
   readonly drops: number;
+  /**
+   * The receive buffer size as the kernel holds it (SO_RCVBUF, doubled by the kernel). Only a
+   * netlink sock_diag dump has it; procfs never shows it.
+   */
+  readonly receiveBufferBytes?: number;
 }
 
 export interface ParseNetUdpOptions {

@@ -48,6 +48,8 @@ export const DEFAULT_PROC_ROOT = '/proc';
  */
 export interface NetDirectory {
   readonly procfs: ProcFs;
+  /** The process it belongs to. */
+  readonly pid: number | 'self';
   /** Absolute path, e.g. /proc/1/net. */
   readonly path: string;
 }
@@ -78,7 +80,7 @@ export class ProcFs {
 
   /** The net directory of a process: `netDirectory(1)`, or `netDirectory('self')` for our own. */
   netDirectory(pid: number | 'self'): NetDirectory {
-    return { procfs: this, path: this.path(String(pid), 'net') };
+    return { procfs: this, pid, path: this.path(String(pid), 'net') };
   }
 
   /**

@@ -107,6 +107,23 @@ export const METRICS: readonly MetricDefinition[] = [
     observe: perPort((listeners) => listeners?.receiveQueueBytes ?? 0),
   },
   {
+    name: 'udp.listener.receive_buffer.bytes',
+    prometheusName: 'udp_listener_receive_buffer_bytes',
+    kind: 'gauge',
+    unit: 'By',
+    description:
+      "The receive buffers of the port's listening sockets, in bytes, summed like the queue: SO_RCVBUF as the kernel holds it (twice what was asked for, see socket(7)). The queue is full when it reaches this.",
+    labels: LISTENER_LABELS,
+    readmeNote:
+      'Only with `UDP_LISTENER_SOURCE=netlink` (procfs does not show it), and only for ports with a listener: absent otherwise, never 0. `udp_listener_receive_queue_bytes / udp_listener_receive_buffer_bytes` is how full the queue is.',
+    observe: (view, emit) => {
+      for (const row of view.listeners) {
+        const bytes = row.listeners?.receiveBufferBytes;
+        if (bytes !== undefined) emit(bytes, row.attributes);
+      }
+    },
+  },
+  {
     name: 'udp.listener.drops',
     prometheusName: 'udp_listener_drops_total',
     kind: 'counter',
@@ -241,6 +258,8 @@ export const METRICS: readonly MetricDefinition[] = [
     unit: '',
     description: 'Whether the last collection read and parsed this procfs file: 1 or 0.',
     labels: '`file_path`',
+    readmeNote:
+      'With `UDP_LISTENER_SOURCE=netlink` the socket tables are `netlink:sock_diag/udp` and `netlink:sock_diag/udp6` (other namespaces: `netlink:<pid>/sock_diag/udp`, `udp6`), here and in the errors above; a malformed or cut-short reply counts as `malformed`.',
     observe: rows((view) => view.readSuccess),
   },
   {

@@ -32,10 +32,11 @@ export function metricsTable(): string {
 export const GENERATED_TABLES: Readonly<Record<string, () => string>> = {
   'variables exporter': () => variablesTable('exporter'),
   'variables otel': () => variablesTable('otel'),
+  'variables otlp': () => variablesTable('otlp'),
   metrics: metricsTable,
 };
 
-const BLOCK = /<!-- generated: ([a-z ]+) -->\n([\s\S]*?)\n<!-- end generated -->/g;
+const BLOCK = /<!-- generated: ([a-z ]+) -->\n([\s\S]*?)\n?<!-- end generated -->/g;
 
 /** The generated blocks of a Markdown text: marker name, and what the block holds now. */
 export function generatedBlocks(markdown: string): { name: string; content: string }[] {

@@ -99,12 +99,19 @@ export interface RunningCommand {
   readonly done: Promise<CommandOutcome>;
 }
 
+export interface CommandOptions {
+  /** Killed after this long (default 30 s). */
+  readonly timeoutMs?: number;
+  /** Another copy of dist/src/main.js, e.g. laid out as an install would. */
+  readonly mainScript?: string;
+}
+
 /**
- * Starts dist/src/main.js with these arguments (killed after `timeoutMs`), in the environment a
- * user would have: the tests' own UDP_LISTENER_*, OTEL_* and HOST_PROC removed, `env` added.
+ * Starts dist/src/main.js with these arguments, in the environment a user would have: the tests'
+ * own UDP_LISTENER_*, OTEL_* and HOST_PROC removed, `env` added.
  */
-export function startCommand(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 30_000): RunningCommand {
-  const child = spawn(process.execPath, [MAIN_JS, ...args], {
+export function startCommand(args: readonly string[], env: Record<string, string> = {}, options: CommandOptions = {}): RunningCommand {
+  const child = spawn(process.execPath, [options.mainScript ?? MAIN_JS, ...args], {
     env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -112,7 +119,7 @@ export function startCommand(args: readonly string[], env: Record<string, string
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
   const done = once(child, 'close').then(([code, signal]) => {
     clearTimeout(timer);
     return { code: code as number | null, signal: signal as NodeJS.Signals | null, stdout, stderr };
@@ -121,12 +128,12 @@ export function startCommand(args: readonly string[], env: Record<string, string
 }
 
 /** Runs dist/src/main.js with these arguments to its end (see startCommand). */
-export function runCommand(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CommandOutcome> {
-  return startCommand(args, env, timeoutMs).done;
+export function runCommand(args: readonly string[], env: Record<string, string> = {}, options: CommandOptions = {}): Promise<CommandOutcome> {
+  return startCommand(args, env, options).done;
 }
 
 /** Runs the service expecting it to refuse to start; resolves with its exit code and stderr. */
-export async function runToExit(env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | null; stderr: string }> {
-  const { code, stderr } = await runCommand([], env, timeoutMs);
+export async function runToExit(env: Record<string, string>, options: CommandOptions = {}): Promise<{ code: number | null; stderr: string }> {
+  const { code, stderr } = await runCommand([], env, { timeoutMs: 15_000, ...options });
   return { code, stderr };
 }

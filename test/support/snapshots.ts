@@ -18,6 +18,7 @@ function listenersOf(sockets: readonly Socket[]): Map<number, PortListeners> {
       sockets: (known?.sockets ?? 0) + 1,
       receiveQueueBytes: (known?.receiveQueueBytes ?? 0) + queue,
       drops: (known?.drops ?? 0) + drops,
+      receiveBufferBytes: undefined,
       inodes: [...(known?.inodes ?? []), inode],
       socketDrops: [...(known?.socketDrops ?? []), drops],
     });

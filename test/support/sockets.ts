@@ -1,4 +1,4 @@
-/** Real UDP sockets of any shape, held by a helper process (socket-holder.py) for a test. */
+/** Real UDP sockets of any shape, held by a helper process (socket-holder.py) for a test or the benchmark. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -19,6 +19,31 @@ export interface HeldSocket {
   readonly id: string;
   readonly address: string;
   readonly port: number;
+}
+
+/** A socket of a population opened at once: `queue` datagrams are sent to it and never read. */
+export interface PopulationSocket extends OpenSocket {
+  readonly queue: number;
+}
+
+/** A socket of a population that was given a [low, high] port, with the port it got. */
+export interface Listener {
+  readonly family: 'ipv4' | 'ipv6';
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface NoFileLimit {
+  readonly soft_before: number;
+  readonly soft: number;
+  readonly hard: number;
+}
+
+export interface PopulateReply {
+  readonly opened: number;
+  readonly listeners: Listener[];
+  /** The holder's RLIMIT_NOFILE, raised to what the population needs. */
+  readonly nofile: NoFileLimit;
 }
 
 /** Ports below the kernel's ephemeral range (32768-60999 by default), so discovery reports them. */
@@ -60,6 +85,11 @@ export class SocketHolder {
     await this.command({ op: 'close', id: socket.id });
   }
 
+  /** Opens every socket, then fills their queues; if one fails, none is kept. */
+  async populate(sockets: readonly PopulationSocket[]): Promise<PopulateReply> {
+    return (await this.command({ op: 'populate', sockets })) as unknown as PopulateReply;
+  }
+
   /** Sends datagrams from a fresh unbound socket. */
   async send(family: 'ipv4' | 'ipv6', to: readonly [string, number], count: number, size = 512): Promise<void> {
     await this.command({ op: 'send', family, to, count, size });
@@ -67,7 +97,7 @@ export class SocketHolder {
 
   async dispose(): Promise<void> {
     this.child.stdin.end();
-    if (this.child.exitCode === null) await new Promise((resolve) => this.child.once('exit', resolve));
+    if (this.child.exitCode === null && this.child.signalCode === null) await new Promise((resolve) => this.child.once('exit', resolve));
   }
 
   private async command(command: Record<string, unknown>): Promise<Record<string, unknown>> {

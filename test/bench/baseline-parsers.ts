@@ -6,7 +6,7 @@
  * scanner returns (the benchmark checks that), with less validation, so they are if anything
  * flattered.
  */
-import { formatIpv6, type ParseNetUdpOptions, type UdpSocket } from '../src/procfs/net-udp.js';
+import { formatIpv6, type ParseNetUdpOptions, type UdpSocket } from '../../src/procfs/net-udp.js';
 
 const HEADER = /^\s*sl\s+local_address\s/;
 const LINE =

@@ -13,7 +13,7 @@
  * - in one process, without start-up: the check's whole work (runCheck: configuration, the
  *   collection, the verdict), one read of both tables, and one read of both per port.
  *
- * Self-contained: it needs only the socket population (population.ts, socket-population.py),
+ * Self-contained: it needs only the socket population (population.ts, on test/support's holder),
  * stats.ts and the built service.
  */
 import { spawn } from 'node:child_process';
@@ -23,12 +23,12 @@ import { cpus, loadavg, release } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { runCheck } from '../src/check/run.js';
-import type { CheckOptions } from '../src/cli.js';
+import { runCheck } from '../../src/check/run.js';
+import type { CheckOptions } from '../../src/cli.js';
 import { Population } from './population.js';
 import { Samples, type Summary } from './stats.js';
 
-const MAIN_JS = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const MAIN_JS = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const TABLES = ['/proc/net/udp', '/proc/net/udp6'] as const;
 
 const USAGE = `Usage: npm run bench:check -- [options]

@@ -7,15 +7,15 @@
  * If src/service.ts changes how it wires these objects, this file must follow.
  */
 import { performance } from 'node:perf_hooks';
-import { SnapshotSource, type Snapshot } from '../src/collection/snapshot.js';
-import { loadConfig } from '../src/config/config.js';
-import { createLogger } from '../src/log.js';
-import { ProcFs } from '../src/procfs/procfs.js';
-import { findHostNetDirectory } from '../src/collection/host-net-directory.js';
-import { CARDINALITY_LIMIT, ExporterInstruments } from '../src/telemetry/instruments.js';
-import { METER_NAME } from '../src/telemetry/names.js';
-import { createTelemetryPipeline, type TelemetryPipeline } from '../src/telemetry/pipeline.js';
-import type { PrometheusEndpoint } from '../src/telemetry/prometheus.js';
+import { SnapshotSource, type Snapshot } from '../../src/collection/snapshot.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createLogger } from '../../src/log.js';
+import { ProcFs } from '../../src/procfs/procfs.js';
+import { findHostNetDirectory } from '../../src/collection/open-source.js';
+import { CARDINALITY_LIMIT, ExporterInstruments } from '../../src/telemetry/instruments.js';
+import { METER_NAME } from '../../src/telemetry/names.js';
+import { createTelemetryPipeline, type TelemetryPipeline } from '../../src/telemetry/pipeline.js';
+import type { PrometheusEndpoint } from '../../src/telemetry/prometheus.js';
 
 export interface Phases {
   /** Time during which at least one ProcFs.read was in flight (reads overlap). */

@@ -1,13 +1,13 @@
 /**
  * Micro-benchmark of the socket-table parser: the service's byte scanner against the split
- * and regex baselines (bench/baseline-parsers.ts), on the tables captured during the run, in
+ * and regex baselines (test/bench/baseline-parsers.ts), on the tables captured during the run, in
  * the three ways a collection uses it: every line decoded, configured mode (only watched
  * ports decoded) and discovery mode (only listeners outside the ephemeral range decoded).
  */
 import { deepStrictEqual } from 'node:assert/strict';
 import { endianness } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { parseNetUdp, type ParseNetUdpOptions, type UdpSocket } from '../src/procfs/net-udp.js';
+import { parseNetUdp, type ParseNetUdpOptions, type UdpSocket } from '../../src/procfs/net-udp.js';
 import { parseByRegex, parseBySplit } from './baseline-parsers.js';
 import { Samples, type Summary } from './stats.js';
 

@@ -10,15 +10,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { productionNodeFlags } from '../test/support/paths.js';
+import { productionNodeFlags, REPO_ROOT } from '../support/paths.js';
 import { findNodeExporter } from './node-exporter.js';
-import { clockTicksPerSecond } from '../test/support/process-stats.js';
+import { clockTicksPerSecond } from '../support/process-stats.js';
 import { evaluateGoals, GOALS_FROM_SOCKETS, sizeBlock, summaryTable, type Goal } from './report.js';
-import { runSize, type SizeResult } from './run-size.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { runSize, type SizeOptions, type SizeResult } from './run-size.js';
+import { runSourcesBench } from './sources.js';
 
 const USAGE = `Usage: npm run bench -- [options]
 
@@ -36,24 +34,15 @@ const USAGE = `Usage: npm run bench -- [options]
   --node-exporter auto|none|PATH  reference line from node_exporter (default auto: if installed)
   --service-node-args=ARGS node flags for the service processes (default: those of npm start)
   --out FILE              JSON results (default .bench/results.json)
+  --sources               instead: procfs and netlink sources, node_exporter and cat side by side
+                          (bench/sources.ts), e.g. --sources --sizes 100,1000,10000,100000
 
 Durations: 500ms, 10s, 1m.`;
 
-interface Options {
+interface Options extends SizeOptions {
   readonly sizes: number[];
-  readonly reps: number | 'auto';
-  readonly warmup: number;
-  readonly ports: number;
-  readonly concurrency: number;
-  readonly bursts: number;
-  readonly idleMs: number;
-  readonly idleIntervalMs: number;
-  readonly idleSettleMs: number;
-  readonly rssScrapes: number;
-  readonly parserReps: number | undefined;
-  readonly nodeExporter: string;
-  readonly serviceNodeArgs: string[];
   readonly out: string;
+  readonly sources: boolean;
 }
 
 class UsageError extends Error {}
@@ -77,6 +66,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'service-node-args': { type: 'string', default: productionNodeFlags().join(' ') },
       out: { type: 'string', default: path.join(REPO_ROOT, '.bench', 'results.json') },
       help: { type: 'boolean', default: false },
+      sources: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -84,18 +74,19 @@ function parseOptions(argv: string[]): Options | undefined {
   return {
     sizes: values.sizes.split(',').map((size) => count('--sizes', size, 1)),
     reps: values.reps === 'auto' ? 'auto' : count('--reps', values.reps, 1),
-    warmup: count('--warmup', values.warmup, 0),
-    ports: count('--ports', values.ports, 1),
+    warmupRounds: count('--warmup', values.warmup, 0),
+    configuredPorts: count('--ports', values.ports, 1),
     concurrency: count('--concurrency', values.concurrency, 1),
     bursts: count('--bursts', values.bursts, 1),
     idleMs: duration('--idle', values.idle),
     idleIntervalMs: duration('--idle-interval', values['idle-interval']),
     idleSettleMs: duration('--idle-settle', values['idle-settle'], 0),
     rssScrapes: count('--rss-scrapes', values['rss-scrapes'], 1),
-    parserReps: values['parser-reps'] === undefined ? undefined : count('--parser-reps', values['parser-reps'], 1),
-    nodeExporter: values['node-exporter'],
+    parserReps: values['parser-reps'] === undefined ? null : count('--parser-reps', values['parser-reps'], 1),
+    nodeExporter: findNodeExporter(values['node-exporter']) ?? null,
     serviceNodeArgs: values['service-node-args'].split(' ').filter((arg) => arg !== ''),
     out: path.resolve(values.out),
+    sources: values.sources,
   };
 }
 
@@ -113,10 +104,6 @@ function duration(option: string, value: string, min = 1): number {
   return ms;
 }
 
-function autoReps(sockets: number): number {
-  return sockets < 5000 ? 200 : 50;
-}
-
 async function main(): Promise<void> {
   let options: Options | undefined;
   try {
@@ -129,7 +116,6 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const nodeExporter = findNodeExporter(options.nodeExporter);
   const machine = {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -138,28 +124,20 @@ async function main(): Promise<void> {
     loadAverageAtStart: loadavg(),
   };
   const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
-  log(`${machine.cpus} CPUs (${machine.cpuModel}), Linux ${machine.kernel}, Node ${machine.node}; node_exporter: ${nodeExporter ?? 'not used'}`);
+  log(`${machine.cpus} CPUs (${machine.cpuModel}), Linux ${machine.kernel}, Node ${machine.node}; node_exporter: ${options.nodeExporter ?? 'not used'}`);
   const startedAt = new Date().toISOString();
   const results: (SizeResult & { goals: Goal[] })[] = [];
   const ticks = clockTicksPerSecond();
+  if (options.sources) {
+    const sources = await runSourcesBench({ ...options, clockTicksPerSecond: ticks, log });
+    const report = { schema: 1, kind: 'sources', startedAt, finishedAt: new Date().toISOString(), machine: { ...machine, loadAverageAtEnd: loadavg() }, options, sizes: sources };
+    mkdirSync(path.dirname(options.out), { recursive: true });
+    writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`\nwrote ${options.out}\n`);
+    return;
+  }
   for (const sockets of options.sizes) {
-    const reps = options.reps === 'auto' ? autoReps(sockets) : options.reps;
-    const result = await runSize(sockets, {
-      reps,
-      warmupRounds: options.warmup,
-      configuredPorts: options.ports,
-      concurrency: options.concurrency,
-      bursts: options.bursts,
-      idleMs: options.idleMs,
-      idleIntervalMs: options.idleIntervalMs,
-      idleSettleMs: options.idleSettleMs,
-      rssScrapes: options.rssScrapes,
-      parserReps: options.parserReps ?? reps,
-      nodeExporter,
-      serviceNodeArgs: options.serviceNodeArgs,
-      clockTicksPerSecond: ticks,
-      log,
-    });
+    const result = await runSize(sockets, options, { clockTicksPerSecond: ticks, log });
     const goals = evaluateGoals(result);
     results.push({ ...result, goals });
     process.stdout.write(`\n${sizeBlock(result, goals)}\n`);

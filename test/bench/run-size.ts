@@ -7,20 +7,23 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseIpLocalPortRange } from '../src/procfs/ip-local-port-range.js';
-import { UDP_STATE_UNCONNECTED } from '../src/procfs/net-udp.js';
-import { startService, type ServiceProcess } from '../test/support/service.js';
+import { parseIpLocalPortRange } from '../../src/procfs/ip-local-port-range.js';
+import { UDP_STATE_UNCONNECTED } from '../../src/procfs/net-udp.js';
+import { startService, type ServiceProcess } from '../support/service.js';
 import { readFileSequential, serviceReader, type TableFiles } from './floor.js';
 import { startNodeExporter, type NodeExporter } from './node-exporter.js';
 import { benchParsers, type ParserFigures } from './parser-bench.js';
 import { InProcessPipeline } from './pipeline.js';
-import { Population, type Listener, type NoFileLimit, type PopulationShape } from './population.js';
-import { cpuTicks, machineTicks, memoryOf, type Memory } from '../test/support/process-stats.js';
+import { Population, type PopulationShape } from './population.js';
+import { cpuTicks, machineTicks, memoryOf, type Memory } from '../support/process-stats.js';
+import type { Listener, NoFileLimit } from '../support/sockets.js';
 import { collectionsTotal, Scraper } from './scraper.js';
 import { Samples, summarize, type Summary } from './stats.js';
 
+/** The settings of one size, as the command line gives them (test/bench/bench.ts adds the sizes and the output file). */
 export interface SizeOptions {
-  readonly reps: number;
+  /** Timed rounds; 'auto': as many as suit the size (autoReps). */
+  readonly reps: number | 'auto';
   readonly warmupRounds: number;
   readonly configuredPorts: number;
   readonly concurrency: number;
@@ -30,11 +33,16 @@ export interface SizeOptions {
   /** Quiet time before the idle window, so that start-up and warm-up work (and the GCs that follow it) are over. */
   readonly idleSettleMs: number;
   readonly rssScrapes: number;
-  readonly parserReps: number;
-  /** node_exporter binary, or undefined to leave it out. */
-  readonly nodeExporter: string | undefined;
+  /** Parser micro-benchmark rounds; null: as many as the timed rounds. */
+  readonly parserReps: number | null;
+  /** node_exporter binary, or null to leave it out. */
+  readonly nodeExporter: string | null;
   /** Flags on node's command line for the service processes. */
   readonly serviceNodeArgs: readonly string[];
+}
+
+/** What a size takes from the run around it rather than from the command line. */
+export interface SizeContext {
   readonly clockTicksPerSecond: number;
   readonly log: (line: string) => void;
 }
@@ -131,12 +139,19 @@ interface Target {
   readonly scraper: Scraper;
 }
 
-export async function runSize(sockets: number, options: SizeOptions): Promise<SizeResult> {
+/** Timed rounds per size when --reps is auto: a round at 10,000 sockets costs many times one at 1,000. */
+function autoReps(sockets: number): number {
+  return sockets < 5000 ? 200 : 50;
+}
+
+export async function runSize(sockets: number, options: SizeOptions, context: SizeContext): Promise<SizeResult> {
   const started = performance.now();
   const loadAverageStart = loadavg();
   const machineAtStart = machineTicks();
   const benchCpuAtStart = process.cpuUsage();
-  const { log } = options;
+  const { clockTicksPerSecond, log } = context;
+  const reps = options.reps === 'auto' ? autoReps(sockets) : options.reps;
+  const parserReps = options.parserReps ?? reps;
   log(`opening ${sockets.toLocaleString('en-US')} sockets`);
   const population = await Population.open(sockets);
   const stops: (() => Promise<unknown>)[] = [() => population.close()];
@@ -149,13 +164,13 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
     }
     const ports = configuredPorts(population.listeners, options.configuredPorts);
 
-    log('starting the service (configured and discovery)' + (options.nodeExporter === undefined ? '' : ' and node_exporter'));
+    log('starting the service (configured and discovery)' + (options.nodeExporter === null ? '' : ' and node_exporter'));
     const configured = await startService({ UDP_LISTENER_PORTS: ports.list }, { nodeArgs: options.serviceNodeArgs, sourceMaps: false });
     stops.push(() => configured.stop());
     const discovery = await startService({}, { nodeArgs: options.serviceNodeArgs, sourceMaps: false });
     stops.push(() => discovery.stop());
     let nodeExporter: NodeExporter | undefined;
-    if (options.nodeExporter !== undefined) {
+    if (options.nodeExporter !== null) {
       nodeExporter = await startNodeExporter(options.nodeExporter);
       stops.push(() => nodeExporter!.stop());
     }
@@ -200,15 +215,15 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
     for (let round = 0; round < options.warmupRounds; round++) for (const step of steps) await step(false);
 
     log(`idle: ${options.idleSettleMs / 1000} s to settle, then ${options.idleMs / 1000} s with a scrape every ${options.idleIntervalMs / 1000} s`);
-    const idle = await idleCpu(targets, options);
+    const idle = await idleCpu(targets, options, clockTicksPerSecond);
 
-    log(`timing: ${options.reps} rounds of ${steps.length} measurements`);
+    log(`timing: ${reps} rounds of ${steps.length} measurements`);
     const ticksBefore = targets.map((t) => cpuTicks(t.pid));
-    for (let round = 0; round < options.reps; round++) {
+    for (let round = 0; round < reps; round++) {
       const offset = round % steps.length;
       for (const step of [...steps.slice(offset), ...steps.slice(0, offset)]) await step(true);
     }
-    const cpuMsPerScrape = new Map(targets.map((t, i) => [t.name, ((cpuTicks(t.pid) - ticksBefore[i]!) * 1000) / options.clockTicksPerSecond / options.reps]));
+    const cpuMsPerScrape = new Map(targets.map((t, i) => [t.name, ((cpuTicks(t.pid) - ticksBefore[i]!) * 1000) / clockTicksPerSecond / reps]));
 
     const floorWall = samples.summary('floor wall');
     const floorCpu = samples.summary('floor cpu');
@@ -229,7 +244,7 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
     log('HTTP round trips: GET / of each service');
     for (const t of targets.slice(0, 2)) {
       const landing = new Scraper(t.scraper.url.href.replace(/metrics$/, ''));
-      for (let i = 0; i < options.warmupRounds + options.reps; i++) {
+      for (let i = 0; i < options.warmupRounds + reps; i++) {
         const { ms } = await landing.scrape();
         if (i >= options.warmupRounds) samples.add(`landing ${t.name}`, ms);
       }
@@ -272,7 +287,7 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
     const foreignSocketsAtEnd = countLines(readFileSync(files.udp)) + countLines(readFileSync(files.udp6)) - 2 - sockets;
     const ownTicks =
       [...targets.map((t) => t.pid), ...population.holders.map((h) => h.pid)].reduce((sum, pid) => sum + cpuTicks(pid), 0) +
-      ((benchCpuUsed(benchCpuAtStart) / 1000) * options.clockTicksPerSecond);
+      ((benchCpuUsed(benchCpuAtStart) / 1000) * clockTicksPerSecond);
     const machine = machineTicks();
     const foreignCpuPercentOfMachine = Math.max(0, ((machine.busy - machineAtStart.busy - ownTicks) / (machine.total - machineAtStart.total)) * 100);
 
@@ -281,7 +296,7 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
     const watched = new Uint8Array(65536);
     for (const port of ports.numbers) watched[port] = 1;
     const parser = {
-      reps: options.parserReps,
+      reps: parserReps,
       figures: benchParsers(
         { udp: readFileSync(files.udp), udp6: readFileSync(files.udp6) },
         {
@@ -289,7 +304,7 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
           configured: (port, state) => state === UDP_STATE_UNCONNECTED && watched[port] === 1,
           discovery: (port, state) => state === UDP_STATE_UNCONNECTED && (port < ephemeral.low || port > ephemeral.high),
         },
-        options.parserReps,
+        parserReps,
       ),
     };
 
@@ -299,7 +314,7 @@ export async function runSize(sockets: number, options: SizeOptions): Promise<Si
       holders: population.holders,
       tables: { files, lines, bytes: { udp: tables.udp.length, udp6: tables.udp6.length } },
       configuredPorts: { count: ports.numbers.length, listening: ports.listening },
-      repetitions: options.reps,
+      repetitions: reps,
       floor: {
         readFileSequential: { wallMs: floorWall, cpuMs: floorCpu },
         serviceReadPath: { wallMs: serviceRead, cpuMs: samples.summary('service read cpu'), ratioToFloor: serviceRead.median / floorWall.median },
@@ -339,7 +354,7 @@ function target(name: 'configured' | 'discovery', service: ServiceProcess): Targ
 }
 
 /** The tables the service reads: those of PID 1's network namespace, else its own (as src/service.ts decides). */
-function socketTables(): TableFiles {
+export function socketTables(): TableFiles {
   for (const directory of ['/proc/1/net', '/proc/self/net']) {
     try {
       accessSync(`${directory}/udp`, constants.R_OK);
@@ -357,7 +372,7 @@ function benchCpuUsed(since: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1000;
 }
 
-function countLines(bytes: Buffer): number {
+export function countLines(bytes: Buffer): number {
   let lines = 0;
   for (let at = bytes.indexOf(0x0a); at >= 0; at = bytes.indexOf(0x0a, at + 1)) lines++;
   return lines;
@@ -367,7 +382,7 @@ function countLines(bytes: Buffer): number {
  * UDP_LISTENER_PORTS for the configured service: up to half of `count` are ports the
  * population listens on, the rest ports nobody listens on (they read 0).
  */
-function configuredPorts(listeners: readonly Listener[], count: number): { list: string; numbers: number[]; listening: number } {
+export function configuredPorts(listeners: readonly Listener[], count: number): { list: string; numbers: number[]; listening: number } {
   const listening = [...new Set(listeners.map((l) => l.port))].slice(0, Math.floor(count / 2));
   const taken = new Set(listeners.map((l) => l.port));
   const idle: number[] = [];
@@ -395,6 +410,7 @@ async function bursts(scraper: Scraper, options: SizeOptions, floorMs: number): 
 async function idleCpu(
   targets: readonly Target[],
   options: SizeOptions,
+  clockTicksPerSecond: number,
 ): Promise<{ windowS: number; intervalS: number; scrapesInWindow: number; clockTicksPerSecond: number; configured: IdleFigure; discovery: IdleFigure; nodeExporter: IdleFigure | null }> {
   await sleep(options.idleSettleMs);
   const begin = performance.now();
@@ -409,14 +425,14 @@ async function idleCpu(
   const windowS = (performance.now() - begin) / 1000;
   const figure = (i: number): IdleFigure => {
     const ticks = cpuTicks(targets[i]!.pid) - ticksBefore[i]!;
-    return { cpuTicks: ticks, percentOfCore: (ticks / options.clockTicksPerSecond / windowS) * 100 };
+    return { cpuTicks: ticks, percentOfCore: (ticks / clockTicksPerSecond / windowS) * 100 };
   };
   const nodeExporterIndex = targets.findIndex((t) => t.name === 'nodeExporter');
   return {
     windowS,
     intervalS: options.idleIntervalMs / 1000,
     scrapesInWindow: scrapes,
-    clockTicksPerSecond: options.clockTicksPerSecond,
+    clockTicksPerSecond,
     configured: figure(0),
     discovery: figure(1),
     nodeExporter: nodeExporterIndex < 0 ? null : figure(nodeExporterIndex),

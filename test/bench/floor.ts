@@ -8,8 +8,8 @@
  *   files started together as src/collection/snapshot.ts starts them.
  */
 import { readFile } from 'node:fs/promises';
-import { deadlineIn } from '../src/async.js';
-import { ProcFs } from '../src/procfs/procfs.js';
+import { deadlineIn } from '../../src/async.js';
+import { ProcFs } from '../../src/procfs/procfs.js';
 
 export interface TableFiles {
   readonly udp: string;

@@ -77,7 +77,7 @@ export function evaluateGoals(r: SizeResult): Goal[] {
         ? {
             note:
               `${mb(atStartMiB)} at start; of the end figure ${mb(rssFileMiB)} are file-backed pages (the node binary, shared by ` +
-              `every Node process) and ${mb(rssAnonMiB)} private; the growth is V8's heap under back-to-back scrapes (see README, Performance)`,
+              `every Node process) and ${mb(rssAnonMiB)} private; the growth is V8's heap under back-to-back scrapes (see test/bench/README.md)`,
           }
         : {}),
     });
@@ -164,7 +164,7 @@ export function sizeBlock(r: SizeResult, goals: readonly Goal[]): string {
   return out.join('\n');
 }
 
-/** One Markdown table over every size: what the README's Performance section shows. */
+/** One Markdown table over every size: what test/bench/README.md shows. */
 export function summaryTable(results: readonly SizeResult[]): string {
   const head = `| | ${results.map((r) => `${count(r.sockets)} sockets`).join(' | ')} |`;
   const rule = `|---|${results.map(() => '---:').join('|')}|`;

@@ -1,6 +1,6 @@
 /**
  * The sockets the benchmark measures against: N real UDP sockets held by helper processes
- * (bench/socket-population.py), shaped like a busy host rather than like N listeners.
+ * (test/support/socket-holder.py), shaped like a busy host rather than like N listeners.
  *
  * Families: half IPv4, a quarter IPv6-only, a quarter dual-stack (IPv6 without IPV6_V6ONLY).
  * Within each family, of every ten sockets: one listens on a fixed port below the ephemeral
@@ -9,13 +9,8 @@
  * discovery mode must skip them). Every fifth listener has datagrams waiting in its receive
  * queue, and every 25th has a tiny receive buffer and has dropped some.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { SocketHolder, type Listener, type NoFileLimit, type PopulationSocket } from '../support/sockets.js';
 
-const HOLDER_SCRIPT = fileURLToPath(new URL('../../bench/socket-population.py', import.meta.url));
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 /**
  * Sockets per helper process. Each is a descriptor; 4,000 stays under the common hard
  * RLIMIT_NOFILE of 4096, and the helper raises its own soft limit to what it needs.
@@ -26,15 +21,9 @@ export const LISTENER_PORTS: readonly [number, number] = [10000, 19999];
 
 type Family = 'ipv4' | 'ipv6';
 
-export interface SocketSpec {
-  readonly family: Family;
-  readonly address: string;
-  readonly v6only?: boolean;
+export interface SocketSpec extends PopulationSocket {
   /** 0: any (ephemeral) port; [low, high]: a free port in that range, i.e. a listener. */
   readonly port: 0 | readonly [number, number];
-  readonly connect: readonly [string, number] | null;
-  readonly rcvbuf: number;
-  readonly queue: number;
 }
 
 export interface PopulationShape {
@@ -49,24 +38,13 @@ export interface PopulationShape {
   readonly dropping: number;
 }
 
-export interface Listener {
-  readonly family: Family;
-  readonly address: string;
-  readonly port: number;
-}
-
-export interface NoFileLimit {
-  readonly soft_before: number;
-  readonly soft: number;
-  readonly hard: number;
-}
-
 /** Connected sockets talk to the discard port; UDP connect() needs nobody there. */
 const DISCARD = 9;
 
 export function planPopulation(total: number): { specs: SocketSpec[]; shape: PopulationShape } {
   const ipv4 = Math.floor(total / 2);
   const ipv6Only = Math.floor(total / 4);
+  // IPv6 sockets always say v6only: the holder leaves it to the kernel's default otherwise.
   const groups: { family: Family; v6only?: boolean; count: number; addresses: readonly string[]; peer: string }[] = [
     { family: 'ipv4', count: ipv4, addresses: ['0.0.0.0', '127.0.0.1'], peer: '127.0.0.1' },
     { family: 'ipv6', v6only: true, count: ipv6Only, addresses: ['::', '::1'], peer: '::1' },
@@ -88,12 +66,12 @@ export function planPopulation(total: number): { specs: SocketSpec[]; shape: Pop
         listeners++;
         if (queued) withQueuedData++;
         if (drops) dropping++;
-        specs.push({ ...base, address, port: LISTENER_PORTS, connect: null, rcvbuf: drops ? 1024 : 0, queue: drops ? 64 : queued ? 4 : 0 });
+        specs.push({ ...base, address, port: LISTENER_PORTS, rcvbuf: drops ? 1024 : 0, queue: drops ? 64 : queued ? 4 : 0 });
       } else if (role <= 3) {
         connected++;
-        specs.push({ ...base, address, port: 0, connect: [group.peer, DISCARD], rcvbuf: 0, queue: 0 });
+        specs.push({ ...base, address, port: 0, connect: [group.peer, DISCARD], queue: 0 });
       } else {
-        specs.push({ ...base, address, port: 0, connect: null, rcvbuf: 0, queue: 0 });
+        specs.push({ ...base, address, port: 0, queue: 0 });
       }
     }
   }
@@ -117,76 +95,52 @@ export class Population {
   readonly shape: PopulationShape;
   readonly listeners: readonly Listener[];
   readonly holders: readonly { pid: number; sockets: number; nofile: NoFileLimit }[];
-  private readonly children: readonly ChildProcessWithoutNullStreams[];
+  private readonly processes: readonly SocketHolder[];
 
   private constructor(
     shape: PopulationShape,
     listeners: Listener[],
     holders: { pid: number; sockets: number; nofile: NoFileLimit }[],
-    children: ChildProcessWithoutNullStreams[],
+    processes: SocketHolder[],
   ) {
     this.shape = shape;
     this.listeners = listeners;
     this.holders = holders;
-    this.children = children;
+    this.processes = processes;
   }
 
-  /** Opens the whole population; rejects (after closing what was opened) if any socket fails. */
-  static async open(total: number): Promise<Population> {
+  /**
+   * Opens the whole population; rejects (after closing what was opened) if any socket fails.
+   * Listeners take ports in `listenerPorts`, which must have room for a tenth of `total`.
+   */
+  static async open(total: number, listenerPorts: readonly [number, number] = LISTENER_PORTS): Promise<Population> {
     const { specs, shape } = planPopulation(total);
     const shards: SocketSpec[][] = [];
     for (let i = 0; i < specs.length; i += SOCKETS_PER_HOLDER) shards.push(specs.slice(i, i + SOCKETS_PER_HOLDER));
-    const [low, high] = LISTENER_PORTS;
+    const [low, high] = listenerPorts;
     const span = Math.floor((high - low + 1) / Math.max(1, shards.length));
-    const children: ChildProcessWithoutNullStreams[] = [];
+    const processes: SocketHolder[] = [];
     try {
       const replies = await Promise.all(
         shards.map((shard, index) => {
           // Disjoint port ranges, so two holders never pick the same listener port.
           const range: [number, number] = [low + index * span, low + (index + 1) * span - 1];
           const own = shard.map((spec) => (spec.port === 0 ? spec : { ...spec, port: range }));
-          const child = spawn(PYTHON, [HOLDER_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
-          children.push(child);
-          return holderReply(child, own);
+          const holder = new SocketHolder();
+          processes.push(holder);
+          return holder.populate(own);
         }),
       );
       const listeners = replies.flatMap((reply) => reply.listeners);
-      const holders = replies.map((reply, index) => ({ pid: children[index]!.pid!, sockets: reply.opened, nofile: reply.nofile }));
-      return new Population(shape, listeners, holders, children);
+      const holders = replies.map((reply, index) => ({ pid: processes[index]!.pid, sockets: reply.opened, nofile: reply.nofile }));
+      return new Population(shape, listeners, holders, processes);
     } catch (error) {
-      await Promise.all(children.map(closeHolder));
+      await Promise.all(processes.map((holder) => holder.dispose()));
       throw error;
     }
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.children.map(closeHolder));
+    await Promise.all(this.processes.map((holder) => holder.dispose()));
   }
-}
-
-interface HolderReply {
-  readonly opened: number;
-  readonly listeners: Listener[];
-  readonly nofile: NoFileLimit;
-}
-
-async function holderReply(child: ChildProcessWithoutNullStreams, specs: readonly SocketSpec[]): Promise<HolderReply> {
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  child.stdin.write(`${JSON.stringify({ sockets: specs })}\n`);
-  const { value, done } = await lines.next();
-  if (done === true) throw new Error(`socket holder exited without answering: ${stderr}`);
-  const reply = JSON.parse(value as string) as HolderReply & { error?: string };
-  if (reply.error !== undefined) throw new Error(`socket holder: ${reply.error}`);
-  return reply;
-}
-
-async function closeHolder(child: ChildProcessWithoutNullStreams): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.stdin.end();
-  await exited;
 }

@@ -7,8 +7,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { freePort, until } from '../test/support/prometheus.js';
-import { findTool } from '../test/support/tools.js';
+import { freePort, until } from '../support/prometheus.js';
+import { findTool } from '../support/tools.js';
 
 export const NODE_EXPORTER_ARGS = ['--collector.disable-defaults', '--collector.udp_queues', '--web.disable-exporter-metrics'] as const;
 
