@@ -9,7 +9,6 @@ import { parseDuration } from './config/config.js';
 import { ConfigError } from './config/errors.js';
 import { parsePortList, type WatchedPort } from './config/ports.js';
 import { parseInteger } from './config/values.js';
-import { CHECK_WAIT_POLL_MS } from './check/run.js';
 import { VARIABLES } from './config/variables.js';
 import { METRICS } from './telemetry/metrics.js';
 
@@ -68,6 +67,8 @@ const CHECK_OPTIONS = {
 
 /** --window and --wait: long enough to mean something, short enough for a check. */
 const CHECK_DURATION_MS = { min: 100, max: 10 * 60_000 } as const;
+/** --wait reads the tables again this often while a port has no listener. */
+export const CHECK_WAIT_POLL_MS = 500;
 
 export function parseCommandLine(args: readonly string[]): Command {
   if (args[0] === 'check') return parseCheck(args.slice(1));

@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deadlineIn } from '../async.js';
-import type { CheckOptions } from '../cli.js';
+import { CHECK_WAIT_POLL_MS, type CheckOptions } from '../cli.js';
 import { openSnapshotSource, type OpenedSource } from '../collection/open-source.js';
 import type { Snapshot, SnapshotSource } from '../collection/snapshot.js';
 import { loadConfig, type Config } from '../config/config.js';
@@ -17,8 +17,6 @@ import { createLogger } from '../log.js';
 import { evaluateCheck, unknownReport, type CheckReadings, type CheckReport, type CheckThresholds } from './evaluate.js';
 import { pluginOutput } from './output.js';
 
-/** --wait reads the tables again this often while a port has no listener. */
-export const CHECK_WAIT_POLL_MS = 500;
 /**
  * A read abandoned at the collection deadline may only be slow (a huge table), not hung: it is
  * given this long to finish before the check counts it as stuck and must end without an exit
