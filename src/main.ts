@@ -45,6 +45,10 @@ async function serve(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   routeOpenTelemetryDiagnostics(logger, config.logLevel);
+  for (const { variable, resembles } of config.warnings) {
+    // The value is left out: a misspelt OTEL_EXPORTER_OTLP_HEADERS holds a token.
+    logger.warn('environment variable ignored: not one this service reads, but it resembles one', { variable, resembles });
+  }
   // A stray rejection is a bug to log, not a reason to stop watching listeners.
   process.on('unhandledRejection', (reason) => {
     logger.error('unhandled promise rejection', { error: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason) });

@@ -890,7 +890,7 @@ describe('configuration parser, properties', () => {
     );
   });
 
-  const variableNames = fc.constantFrom(...CONFIG_VARIABLES, 'UDP_LISTENER_PORT', 'UDP_LISTENER_TIMEOUT', 'PATH', 'OTEL_SERVICE_NAME');
+  const variableNames = fc.constantFrom(...CONFIG_VARIABLES, 'UDP_LISTENER_PORT', 'UDP_LISTENER_TIMEOUT', 'PATH', 'OTEL_SERVICE_NAME', 'udp_listener_ports', 'UDP_LISTNER_PORTS', 'OTEL_LOG_LEVLE');
   const values = fc.oneof(
     fc.string({ maxLength: 12 }),
     fc.constantFrom('', ' ', '0', '1', '65535', '65536', '500ms', '5s', '1m', '2m', '9ms', 'debug', 'ALL', '/', '/proc', `${REAL}`, '127.0.0.1', 'syslog=514', '1-65535'),
@@ -912,6 +912,12 @@ describe('configuration parser, properties', () => {
         assert.ok(config.collectionTimeoutMs >= 10 && config.collectionTimeoutMs <= 60_000);
         assert.ok(config.prometheus.port >= 0 && config.prometheus.port <= 65535);
         assert.ok(['none', 'error', 'warn', 'info', 'debug'].includes(config.logLevel));
+        // Exactly the names the environment has that are not read but resemble one that is.
+        for (const { variable, resembles } of config.warnings) {
+          assert.ok(variable in env && !CONFIG_VARIABLES.includes(variable) && CONFIG_VARIABLES.includes(resembles), variable);
+        }
+        const nearMisses = ['udp_listener_ports', 'UDP_LISTNER_PORTS', 'OTEL_LOG_LEVLE'].filter((name) => name in env);
+        assert.deepEqual(config.warnings.map((w) => w.variable).sort(), nearMisses.sort());
       }),
       600,
     );

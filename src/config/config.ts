@@ -7,6 +7,7 @@ import { ConfigError } from './errors.js';
 import { readExportConfig, readResourceConfig, type ExportConfig, type ResourceConfig } from './otel.js';
 import { parsePortList, type WatchedPort } from './ports.js';
 import { errorCode, parseInteger } from './values.js';
+import { checkVariableNames, type VariableWarning } from './variable-names.js';
 import { DEFAULTS, VARIABLE_NAMES } from './variables.js';
 import { loadWebConfig, type WebConfig } from './web-config.js';
 
@@ -43,13 +44,15 @@ export interface Config {
   /** TLS, basic auth and headers of the HTTP endpoint; undefined: plain HTTP, no authentication. */
   readonly web: WebConfig | undefined;
   readonly logLevel: LogLevel;
+  /**
+   * Names in the environment that resemble one of the service's (another case, a typo) and are
+   * ignored: start-up logs one warning each. Loading stays free of side effects.
+   */
+  readonly warnings: readonly VariableWarning[];
 }
 
 /** Every variable the service reads (the table of variables.ts). */
 export const CONFIG_VARIABLES: readonly string[] = VARIABLE_NAMES;
-
-/** The variables of this service's own namespace; any other UDP_LISTENER_* is a typo. */
-const OWN_VARIABLES = VARIABLE_NAMES.filter((name) => name.startsWith('UDP_LISTENER_'));
 
 /** Reads `env`, which is the process's environment unless a test passes its own. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -59,7 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const value = env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   };
-  rejectUnknownOwnVariables(env);
+  const warnings = checkVariableNames(env);
 
   const procRoot = read('HOST_PROC') ?? DEFAULTS.procRoot;
   requireDirectory('HOST_PROC', procRoot);
@@ -79,20 +82,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     resource: readResourceConfig(read),
     web: webConfig(read('UDP_LISTENER_WEB_CONFIG_FILE')),
     logLevel: parseLogLevel(read('OTEL_LOG_LEVEL')),
+    warnings,
   };
 }
 
 function webConfig(file: string | undefined): WebConfig | undefined {
   return file === undefined ? undefined : loadWebConfig('UDP_LISTENER_WEB_CONFIG_FILE', file);
-}
-
-function rejectUnknownOwnVariables(env: NodeJS.ProcessEnv): void {
-  const known = new Set<string>(OWN_VARIABLES);
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('UDP_LISTENER_') && !known.has(name)) {
-      throw new ConfigError(name, env[name] ?? '', `unknown variable; the known ones are ${OWN_VARIABLES.join(', ')}`);
-    }
-  }
 }
 
 function requireDirectory(variable: string, path: string): void {
