@@ -4,12 +4,12 @@
  * either is unusable), starts the service (exit 1 when it cannot), and shuts down cleanly on
  * SIGTERM or SIGINT (exit 0).
  */
-import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { parseCommandLine, PROGRAM, usageText, UsageError, versionText, type Command } from './cli.js';
-import { loadConfig, type Config, type LogLevel } from './config/config.js';
+import { loadConfig, type Config } from './config/config.js';
 import { ConfigError } from './config/errors.js';
 import { createLogger, type Logger } from './log.js';
 import { startService, type RunningService } from './service.js';
+import { routeOpenTelemetryDiagnostics } from './telemetry/diagnostics.js';
 import { packageVersion } from './version.js';
 
 /** A bad configuration or command line: systemd's unit does not restart on it. */
@@ -105,29 +105,6 @@ function exitNow(code: number, service: RunningService | undefined, logger: Logg
   logger.warn('a procfs read is blocked in the kernel and cannot be waited for; ending by SIGTERM', { files: stuck.join(',') });
   process.removeAllListeners('SIGTERM');
   process.kill(process.pid, 'SIGTERM');
-}
-
-const DIAG_LEVELS: Readonly<Record<LogLevel, DiagLogLevel>> = {
-  none: DiagLogLevel.NONE,
-  error: DiagLogLevel.ERROR,
-  warn: DiagLogLevel.WARN,
-  info: DiagLogLevel.INFO,
-  debug: DiagLogLevel.DEBUG,
-};
-
-/** The SDK's own warnings and errors go through the same logfmt logger. */
-function routeOpenTelemetryDiagnostics(logger: Logger, level: LogLevel): void {
-  const line = (args: unknown[]): string => args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ');
-  diag.setLogger(
-    {
-      error: (message, ...args) => logger.error(message, { source: 'opentelemetry', detail: line(args) || undefined }),
-      warn: (message, ...args) => logger.warn(message, { source: 'opentelemetry', detail: line(args) || undefined }),
-      info: (message, ...args) => logger.info(message, { source: 'opentelemetry', detail: line(args) || undefined }),
-      debug: (message, ...args) => logger.debug(message, { source: 'opentelemetry', detail: line(args) || undefined }),
-      verbose: (message, ...args) => logger.debug(message, { source: 'opentelemetry', detail: line(args) || undefined }),
-    },
-    { logLevel: DIAG_LEVELS[level], suppressOverrideMessage: true },
-  );
 }
 
 await main();
