@@ -8,7 +8,7 @@ import { open, readdir, readlink, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { remainingMs } from '../async.js';
+import { remainingMs, settledBy } from '../async.js';
 import { ProcReadError, toProcReadError } from './errors.js';
 
 /** /proc/net/udp with 100,000 sockets is about 13 MB; anything far larger is not procfs. */
@@ -55,7 +55,7 @@ export interface NetDirectory {
 export class ProcFs {
   readonly root: string;
   /** Reads that passed their deadline and have not settled yet, by absolute path. */
-  private readonly stuckReads = new Set<string>();
+  private readonly stuckReads = new Map<string, Promise<unknown>>();
   private readonly lastSizes = new Map<string, number>();
   /** Buffers kept for large files between reads (see REUSE_BUFFER_BYTES). */
   private readonly keptBuffers = new Map<string, Buffer>();
@@ -66,9 +66,19 @@ export class ProcFs {
     this.root = path.resolve(root);
   }
 
-  /** Files whose read passed its deadline and is still blocked in the kernel. */
+  /** Files whose read passed its deadline and has not returned yet. */
   stuckFiles(): string[] {
-    return [...this.stuckReads];
+    return [...this.stuckReads.keys()];
+  }
+
+  /**
+   * Waits until every read that passed its deadline has returned, or until `deadline`, and
+   * resolves with the files whose read is still in the kernel then. A read that was merely slow
+   * returns meanwhile; only one that has not is really blocked.
+   */
+  async settleStuckReads(deadline: number): Promise<string[]> {
+    await settledBy(Promise.allSettled(this.stuckReads.values()), deadline);
+    return this.stuckFiles();
   }
 
   /** Absolute path of a file below the root, e.g. `path('1', 'net', 'udp')`. */
@@ -117,10 +127,12 @@ export class ProcFs {
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        this.stuckReads.add(file);
-        reading.then(
-          () => this.stuckReads.delete(file),
-          () => this.stuckReads.delete(file),
+        this.stuckReads.set(
+          file,
+          reading.then(
+            () => this.stuckReads.delete(file),
+            () => this.stuckReads.delete(file),
+          ),
         );
         reject(new ProcReadError(file, 'timeout', `read did not finish within ${deadlineMs} ms`));
       }, deadlineMs);
