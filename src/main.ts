@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * Entry point. Owns the process: reads the command line and the configuration (exit 2 when
- * either is unusable), starts the service (exit 1 when it cannot), and shuts down gracefully on
- * SIGTERM or SIGINT (exit 0), or at once on a second one.
+ * either is unusable), starts the service (exit 1 when it cannot), reloads the web configuration
+ * file on SIGHUP, and shuts down gracefully on SIGTERM or SIGINT (exit 0), or at once on a second
+ * one.
  */
 import { performance } from 'node:perf_hooks';
 import { parseCommandLine, PROGRAM, usageText, UsageError, versionText, type Command } from './cli.js';
@@ -77,6 +78,12 @@ async function serve(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // SIGHUP's default disposition ends the process (exit 129): here it reloads the web
+  // configuration file. During start-up the file has just been read.
+  process.on('SIGHUP', () => {
+    if (service === undefined) logger.info('SIGHUP during start-up: the configuration being started with is current');
+    else void service.reload('SIGHUP');
+  });
 
   try {
     service = await startService(config, logger);

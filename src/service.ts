@@ -9,9 +9,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SnapshotSource } from './collection/snapshot.js';
 import type { Config } from './config/config.js';
+import { WEB_CONFIG_VARIABLE } from './config/web-config.js';
 import { renderLandingPage } from './http/landing-page.js';
 import { gracefulCloser } from './http/graceful-close.js';
 import { createHttpServer } from './http/server.js';
+import { WebConfigReloader, type ReloadTrigger } from './http/web-config-reloader.js';
 import type { Logger } from './log.js';
 import { ProcFs, type NetDirectory } from './procfs/procfs.js';
 import { CARDINALITY_LIMIT, ExporterInstruments } from './telemetry/instruments.js';
@@ -36,6 +38,11 @@ export interface RunningService {
   settleStuckReads(deadline: number): Promise<readonly string[]>;
   /** The same files, now, without waiting. */
   stuckReads(): readonly string[];
+  /**
+   * Reads the web configuration file again (SIGHUP). Resolves whether the new one serves; a
+   * refused one is logged, and the previous one keeps serving.
+   */
+  reload(trigger: ReloadTrigger): Promise<boolean>;
 }
 
 export interface StopOptions {
@@ -56,11 +63,14 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const hostNetDirectory = await findHostNetDirectory(procfs, logger);
   const source = new SnapshotSource({ procfs, config, hostNetDirectory, logger });
   const pipeline = await createTelemetryPipeline(config, logger, version, CARDINALITY_LIMIT);
+  // The web configuration serves the HTTP endpoint only: without it there is nothing to reload.
+  const webConfig = pipeline.prometheus !== undefined && config.web !== undefined ? await WebConfigReloader.start(WEB_CONFIG_VARIABLE, config.web, logger) : undefined;
   new ExporterInstruments({
     meter: pipeline.meterProvider.getMeter(METER_NAME, version),
     source,
     ports: config.ports,
     otlpResults: pipeline.otlpResults,
+    webConfigReload: webConfig === undefined ? undefined : () => webConfig.state,
   });
 
   let closeServer: ((deadline: number) => Promise<boolean>) | undefined;
@@ -72,8 +82,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       renderMetrics: pipeline.prometheus.render,
       landingPage: renderLandingPage({ version, ports: config.ports, discoveryLimit: config.discoveryLimit, procRoot: config.procRoot }),
       logger,
-      web: config.web,
+      web: webConfig,
     });
+    webConfig?.attach(server);
     closeServer = gracefulCloser(server);
     try {
       metricsUrl = await listen(server, config);
@@ -99,6 +110,11 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       tls: config.web?.tls === undefined ? 'off' : 'on',
       basic_auth: config.web === undefined || config.web.basicAuthUsers.size === 0 ? 'off' : 'on',
       version,
+    },
+    async reload(trigger) {
+      if (webConfig !== undefined) return webConfig.reload(trigger);
+      logger.info('nothing to reload: no web configuration file is served; environment variables are read only at start-up', { trigger });
+      return true;
     },
     stuckReads: () => procfs.stuckFiles(),
     settleStuckReads: (deadline) => procfs.settleStuckReads(deadline),

@@ -9,7 +9,7 @@ import { parsePortList, type WatchedPort } from './ports.js';
 import { errorCode, parseInteger } from './values.js';
 import { checkVariableNames, type VariableWarning } from './variable-names.js';
 import { DEFAULTS, VARIABLE_NAMES } from './variables.js';
-import { loadWebConfig, type WebConfig } from './web-config.js';
+import { loadWebConfig, WEB_CONFIG_VARIABLE, type WebConfig } from './web-config.js';
 
 export { DEFAULTS } from './variables.js';
 
@@ -80,14 +80,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     export: readExportConfig(read),
     resource: readResourceConfig(read),
-    web: webConfig(read('UDP_LISTENER_WEB_CONFIG_FILE')),
+    web: webConfig(read(WEB_CONFIG_VARIABLE)),
     logLevel: parseLogLevel(read('OTEL_LOG_LEVEL')),
     warnings,
   };
 }
 
 function webConfig(file: string | undefined): WebConfig | undefined {
-  return file === undefined ? undefined : loadWebConfig('UDP_LISTENER_WEB_CONFIG_FILE', file);
+  return file === undefined ? undefined : loadWebConfig(WEB_CONFIG_VARIABLE, file);
 }
 
 function requireDirectory(variable: string, path: string): void {

@@ -8,18 +8,20 @@ import { createServer, type IncomingMessage, type Server, type ServerOptions, ty
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { constants, gzipSync } from 'node:zlib';
-import type { WebConfig } from '../config/web-config.js';
 import type { Logger } from '../log.js';
 import { EXPOSITION_CONTENT_TYPE } from '../telemetry/prometheus.js';
-import { BasicAuth } from './basic-auth.js';
 import { createTlsServer } from './tls.js';
+import type { ActiveWebConfig } from './web-config-reloader.js';
 
 export interface HttpServerOptions {
   readonly renderMetrics: () => Promise<string>;
   readonly landingPage: string;
   readonly logger: Logger;
-  /** TLS, basic auth and extra headers; undefined: plain HTTP for everyone. */
-  readonly web?: WebConfig | undefined;
+  /**
+   * TLS, basic auth and extra headers, read at every connection and request (a reload may
+   * replace them); undefined: plain HTTP for everyone.
+   */
+  readonly web?: { readonly current: ActiveWebConfig } | undefined;
 }
 
 /**
@@ -47,11 +49,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
     requestTimeout: REQUEST_TIMEOUT_MS,
     connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
   };
-  const auth = options.web !== undefined && options.web.basicAuthUsers.size > 0 ? new BasicAuth(options.web.basicAuthUsers) : undefined;
-  const headers = options.web?.headers ?? {};
+  const { web } = options;
+  const headers = (): Readonly<Record<string, string>> => web?.current.config.headers ?? {};
   const gzipCache = new GzipCache();
   const listener = (request: IncomingMessage, response: ServerResponse): void => {
-    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+    for (const [name, value] of Object.entries(headers())) response.setHeader(name, value);
+    const auth = web?.current.auth;
     if (auth === undefined) {
       handle(options, gzipCache, request, response);
       return;
@@ -66,11 +69,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
       }
     }, () => respond(request, response, 500, 'text/plain; charset=utf-8', 'Internal Server Error\n'));
   };
-  const tls = options.web?.tls;
-  const server = tls === undefined ? createServer(httpOptions, listener) : createTlsServer(tls, httpOptions, listener);
+  const server =
+    web?.current.config.tls === undefined ? createServer(httpOptions, listener) : createTlsServer(() => web.current.config.tls!, httpOptions, listener);
   // Node hands CONNECT to 'connect' listeners only, and closes the connection without a word
   // when there is none.
-  server.on('connect', (_request: IncomingMessage, socket: Duplex) => refuseTunnel(socket, headers));
+  server.on('connect', (_request: IncomingMessage, socket: Duplex) => refuseTunnel(socket, headers()));
   return server;
 }
 
