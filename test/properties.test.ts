@@ -31,7 +31,7 @@ import { parsePortList, type WatchedPort } from '../src/config/ports.js';
 import { ProcFormatError } from '../src/procfs/errors.js';
 import { parseIpLocalPortRange, type PortRange } from '../src/procfs/ip-local-port-range.js';
 import { parseNetSnmp, parseNetSnmp6, type SnmpTable } from '../src/procfs/net-snmp.js';
-import { formatIpv6, parseNetUdp, type IpFamily, type UdpSocket } from '../src/procfs/net-udp.js';
+import { formatIpv6, NetUdpParser, parseNetUdp, type IpFamily, type UdpSocket } from '../src/procfs/net-udp.js';
 import { parseCgroupHints, type ContainerHints } from '../src/procfs/pid-cgroup.js';
 import { executableNameFromComm } from '../src/procfs/pid-comm.js';
 import { netnsInodeOfLink, socketInodeOfLink } from '../src/procfs/pid-links.js';
@@ -579,6 +579,54 @@ describe('procfs parsers, properties', () => {
       }
     });
   }
+});
+
+/** Sockets, or the error's every detail: what two ways of parsing one file must agree on. */
+function udpOutcome(parse: () => UdpSocket[]): unknown {
+  try {
+    return { sockets: parse() };
+  } catch (error) {
+    if (!(error instanceof ProcFormatError)) throw error;
+    return { error: [error.line, error.field, error.token, error.message] };
+  }
+}
+
+describe('NetUdpParser fed in chunks, properties', () => {
+  const anyUdpFile = fc.oneof(
+    fc.tuple(fc.constantFrom(...udpSamples), fc.array(editArbitrary, { maxLength: 3 })).map(([sample, edits]) => ({
+      sample,
+      bytes: edits.reduce((b, edit) => edit(b), sample.bytes),
+    })),
+    netUdp.valid.map(({ text, ...rest }) => ({
+      sample: udpSamples[(rest as { family?: IpFamily }).family === 'ipv6' ? 1 : 0]!,
+      bytes: Buffer.from(text, 'latin1'),
+    })),
+  );
+
+  it('any file cut into chunks anywhere parses as the whole file does: the same sockets, or the same error', async (t) => {
+    await holds(
+      t,
+      fc.property(anyUdpFile, fc.array(anywhere, { maxLength: 12 }), ({ sample, bytes }, cuts) => {
+        const options = { file: sample.file, family: familyOf(sample), byteOrder: 'LE' as const };
+        const points = [...new Set(cuts.map((at) => Math.floor(at * bytes.length))), bytes.length].sort((a, b) => a - b);
+        // Each chunk in one scratch buffer, overwritten by the next, as ProcFs hands them over.
+        const scratch = Buffer.alloc(bytes.length);
+        const chunked = udpOutcome(() => {
+          const parser = new NetUdpParser(options);
+          let from = 0;
+          for (const to of points) {
+            bytes.copy(scratch, 0, from, to);
+            parser.feed(scratch.subarray(0, to - from));
+            scratch.fill(0x58);
+            from = to;
+          }
+          return parser.finish();
+        });
+        assert.deepStrictEqual(chunked, udpOutcome(() => parseNetUdp(bytes, options)));
+      }),
+      3000,
+    );
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
