@@ -132,8 +132,12 @@ export class Population {
   }
 
   /** Opens the whole population; rejects (after closing what was opened) if any socket fails. */
-  static async open(total: number): Promise<Population> {
-    const { specs, shape } = planPopulation(total);
+  static open(total: number): Promise<Population> {
+    return Population.openPlan(planPopulation(total));
+  }
+
+  /** Opens a population planned otherwise (bench/memory.ts spreads one over many addresses). */
+  static async openPlan({ specs, shape }: { readonly specs: readonly SocketSpec[]; readonly shape: PopulationShape }): Promise<Population> {
     const shards: SocketSpec[][] = [];
     for (let i = 0; i < specs.length; i += SOCKETS_PER_HOLDER) shards.push(specs.slice(i, i + SOCKETS_PER_HOLDER));
     const [low, high] = LISTENER_PORTS;
