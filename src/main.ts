@@ -1,26 +1,30 @@
 #!/usr/bin/env node
 /**
  * Entry point. Owns the process: reads the command line and the configuration (exit 2 when
- * either is unusable), starts the service (exit 1 when it cannot), and shuts down cleanly on
- * SIGTERM or SIGINT (exit 0). `check` answers as a monitoring plugin instead: 0 OK, 1 WARNING,
- * 2 CRITICAL, 3 UNKNOWN, bad arguments and configuration included.
+ * either is unusable), starts the service (exit 1 when it cannot), reloads the web configuration
+ * file on SIGHUP, and shuts down gracefully on SIGTERM or SIGINT (exit 0), or at once on a second
+ * one. `check` answers as a monitoring plugin instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN,
+ * bad arguments and configuration included.
  */
-import { diag, DiagLogLevel } from '@opentelemetry/api';
+import { performance } from 'node:perf_hooks';
 import { PLUGIN_EXIT_CODES } from './check/evaluate.js';
 import { checkUsageText, parseCommandLine, PROGRAM, usageText, UsageError, versionText, type CheckOptions, type Command } from './cli.js';
-import { loadConfig, type Config, type LogLevel } from './config/config.js';
+import { loadConfig, type Config } from './config/config.js';
 import { ConfigError } from './config/errors.js';
 import { createLogger, type Logger } from './log.js';
-import type { RunningService } from './service.js';
+import type { RunningService, StopOutcome } from './service.js';
+import { routeOpenTelemetryDiagnostics } from './telemetry/diagnostics.js';
 import { packageVersion } from './version.js';
 
 /** A bad configuration or command line: systemd's unit does not restart on it. */
 const EXIT_CONFIG_ERROR = 2;
-const EXIT_START_FAILED = 1;
-/** SIGTERM must end the process within this, whatever a reader or exporter is doing. */
-const SHUTDOWN_DEADLINE_MS = 5000;
-/** Time given to closing the server and the final OTLP export, leaving a margin before the deadline. */
-const STOP_BUDGET_MS = 4000;
+const EXIT_FAILURE = 1;
+/** Scrapes in flight at SIGTERM get the collection timeout plus this, for rendering and sending. */
+const SCRAPE_MARGIN_MS = 1000;
+/** The final push export (its collection included), once the scrapes are answered. */
+const FLUSH_BUDGET_MS = 4000;
+/** Past the stop's own deadlines, before the process ends whatever it is doing. */
+const EXIT_MARGIN_MS = 1000;
 
 async function main(): Promise<void> {
   let command: Command;
@@ -70,6 +74,10 @@ async function serve(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   routeOpenTelemetryDiagnostics(logger, config.logLevel);
+  for (const { variable, resembles } of config.warnings) {
+    // The value is left out: a misspelt OTEL_EXPORTER_OTLP_HEADERS holds a token.
+    logger.warn('environment variable ignored: not one this service reads, but it resembles one', { variable, resembles });
+  }
   // A stray rejection is a bug to log, not a reason to stop watching listeners.
   process.on('unhandledRejection', (reason) => {
     logger.error('unhandled promise rejection', { error: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason) });
@@ -77,19 +85,30 @@ async function serve(): Promise<void> {
 
   // Handlers first: a SIGTERM that arrives while starting must still end in a clean exit 0.
   let service: RunningService | undefined;
-  let stopRequested: NodeJS.Signals | undefined;
+  let stopping: { readonly signal: NodeJS.Signals; readonly at: number } | undefined;
   const shutdown = (signal: NodeJS.Signals): void => {
-    if (stopRequested !== undefined) return;
-    stopRequested = signal;
-    logger.info('shutting down', { signal });
+    if (stopping !== undefined) {
+      logger.warn('second signal: exiting now, without waiting for scrapes, the final export or procfs reads', { signal });
+      endBySignal(signal);
+      return;
+    }
+    stopping = { signal, at: performance.now() };
+    const deadlineMs = config.collectionTimeoutMs + SCRAPE_MARGIN_MS + FLUSH_BUDGET_MS + EXIT_MARGIN_MS;
+    logger.info('shutting down', { signal, deadline_ms: deadlineMs });
     setTimeout(() => {
-      logger.error('shutdown did not finish in time; exiting anyway', { deadline_ms: SHUTDOWN_DEADLINE_MS });
-      exitNow(EXIT_START_FAILED, service?.stuckReads() ?? [], logger);
-    }, SHUTDOWN_DEADLINE_MS).unref();
-    if (service !== undefined) stopAndExit(service, logger);
+      logger.error('shutdown did not finish in time; exiting anyway', { deadline_ms: deadlineMs });
+      exitNow(EXIT_FAILURE, service?.stuckReads() ?? [], logger);
+    }, deadlineMs).unref();
+    if (service !== undefined) void stopAndExit(service, logger, config, stopping.at);
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // SIGHUP's default disposition ends the process (exit 129): here it reloads the web
+  // configuration file. During start-up the file has just been read.
+  process.on('SIGHUP', () => {
+    if (service === undefined) logger.info('SIGHUP during start-up: the configuration being started with is current');
+    else void service.reload('SIGHUP');
+  });
 
   try {
     const { startService } = await import('./service.js');
@@ -97,23 +116,30 @@ async function serve(): Promise<void> {
   } catch (error) {
     logger.error('start-up failed', { error: error instanceof Error ? error.message : String(error) });
     // A setting this machine cannot honour (UDP_LISTENER_SOURCE=netlink without its binding) is a configuration error: restarting will not help.
-    process.exit(error instanceof ConfigError ? EXIT_CONFIG_ERROR : EXIT_START_FAILED);
+    process.exit(error instanceof ConfigError ? EXIT_CONFIG_ERROR : EXIT_FAILURE);
   }
-  if (stopRequested !== undefined) stopAndExit(service, logger);
+  if (stopping !== undefined) void stopAndExit(service, logger, config, stopping.at);
   else logger.info(service.metricsUrl === undefined ? 'started' : 'serving metrics', { url: service.metricsUrl, ...service.summary });
 }
 
-function stopAndExit(service: RunningService, logger: Logger): void {
-  service.stop(STOP_BUDGET_MS).then(
-    (finished) => {
-      if (!finished) logger.warn('the final export did not finish in time; exiting without it', { budget_ms: STOP_BUDGET_MS });
-      exitNow(0, service.stuckReads(), logger);
-    },
-    (error: unknown) => {
-      logger.error('shutdown failed', { error: error instanceof Error ? error.message : String(error) });
-      exitNow(EXIT_START_FAILED, service.stuckReads(), logger);
-    },
-  );
+/**
+ * The graceful stop: no new connections; scrapes in flight answered (a collection ends within
+ * its timeout, whatever procfs does); the final push export; then exit 0. A procfs read that
+ * passed its deadline is given until one collection timeout after the signal to return, since
+ * a slow read is not a hung one; only one still in the kernel then is reported as blocked.
+ */
+async function stopAndExit(service: RunningService, logger: Logger, config: Config, signalledAt: number): Promise<void> {
+  let outcome: StopOutcome;
+  try {
+    outcome = await service.stop({ scrapesDeadline: signalledAt + config.collectionTimeoutMs + SCRAPE_MARGIN_MS, flushBudgetMs: FLUSH_BUDGET_MS });
+  } catch (error) {
+    logger.error('shutdown failed', { error: error instanceof Error ? error.message : String(error) });
+    exitNow(EXIT_FAILURE, service.stuckReads(), logger);
+    return;
+  }
+  if (!outcome.scrapesFinished) logger.warn('scrapes still running at the shutdown deadline were cut off', { deadline_ms: config.collectionTimeoutMs + SCRAPE_MARGIN_MS });
+  if (!outcome.flushFinished) logger.warn('the final export did not finish in time; exiting without it', { budget_ms: FLUSH_BUDGET_MS });
+  exitNow(0, await service.settleStuckReads(signalledAt + config.collectionTimeoutMs), logger);
 }
 
 /**
@@ -127,31 +153,13 @@ function stopAndExit(service: RunningService, logger: Logger): void {
 function exitNow(code: number, stuck: readonly string[], logger: Logger): void {
   if (stuck.length === 0) process.exit(code);
   logger.warn('a procfs read is blocked in the kernel and cannot be waited for; ending by SIGTERM', { files: stuck.join(',') });
-  process.removeAllListeners('SIGTERM');
-  process.kill(process.pid, 'SIGTERM');
+  endBySignal('SIGTERM');
 }
 
-const DIAG_LEVELS: Readonly<Record<LogLevel, DiagLogLevel>> = {
-  none: DiagLogLevel.NONE,
-  error: DiagLogLevel.ERROR,
-  warn: DiagLogLevel.WARN,
-  info: DiagLogLevel.INFO,
-  debug: DiagLogLevel.DEBUG,
-};
-
-/** The SDK's own warnings and errors go through the same logfmt logger. */
-function routeOpenTelemetryDiagnostics(logger: Logger, level: LogLevel): void {
-  const line = (args: unknown[]): string => args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ');
-  diag.setLogger(
-    {
-      error: (message, ...args) => logger.error(message, { source: 'opentelemetry', detail: line(args) || undefined }),
-      warn: (message, ...args) => logger.warn(message, { source: 'opentelemetry', detail: line(args) || undefined }),
-      info: (message, ...args) => logger.info(message, { source: 'opentelemetry', detail: line(args) || undefined }),
-      debug: (message, ...args) => logger.debug(message, { source: 'opentelemetry', detail: line(args) || undefined }),
-      verbose: (message, ...args) => logger.debug(message, { source: 'opentelemetry', detail: line(args) || undefined }),
-    },
-    { logLevel: DIAG_LEVELS[level], suppressOverrideMessage: true },
-  );
+/** Ends the process by `signal` at its default disposition: at once, joining no thread. */
+function endBySignal(signal: NodeJS.Signals): void {
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
 }
 
 await main();

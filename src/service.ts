@@ -9,9 +9,12 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openSnapshotSource } from './collection/open-source.js';
 import type { Config } from './config/config.js';
+import { WEB_CONFIG_VARIABLE } from './config/web-config.js';
 import { renderLandingPage } from './http/landing-page.js';
+import { gracefulCloser } from './http/graceful-close.js';
 import { createHttpServer } from './http/server.js';
 import { StatusPage } from './http/status-page.js';
+import { WebConfigReloader, type ReloadTrigger } from './http/web-config-reloader.js';
 import type { Logger } from './log.js';
 import { CARDINALITY_LIMIT, ExporterInstruments } from './telemetry/instruments.js';
 import { METER_NAME } from './telemetry/names.js';
@@ -23,27 +26,52 @@ export interface RunningService {
   readonly metricsUrl: string | undefined;
   /** What it watches and where it sends, for the start-up log line. */
   readonly summary: Readonly<Record<string, string | number>>;
-  /** Stops serving, flushes a last push export within the budget, and resolves whether that finished. */
-  stop(budgetMs: number): Promise<boolean>;
-  /** procfs files whose read is still blocked in the kernel (see main's exit). */
+  /**
+   * Stops serving: no new connections, the scrapes in flight answered until `scrapesDeadline`
+   * (then cut off), then a last push export given `flushBudgetMs`. Resolves what finished in time.
+   */
+  stop(options: StopOptions): Promise<StopOutcome>;
+  /**
+   * Waits until `deadline` for procfs reads that passed their own deadline and resolves with
+   * the files whose read is still blocked in the kernel (see main's exit).
+   */
+  settleStuckReads(deadline: number): Promise<readonly string[]>;
+  /** The same files, now, without waiting. */
   stuckReads(): readonly string[];
+  /**
+   * Reads the web configuration file again (SIGHUP). Resolves whether the new one serves; a
+   * refused one is logged, and the previous one keeps serving.
+   */
+  reload(trigger: ReloadTrigger): Promise<boolean>;
 }
 
-/** In-flight scrapes get this long to finish when the service stops. */
-const SCRAPE_GRACE_MS = 1000;
+export interface StopOptions {
+  /** performance.now() time after which scrapes still running are cut off. */
+  readonly scrapesDeadline: number;
+  /** Time given to the final push export and the readers' shutdown, once scrapes are done. */
+  readonly flushBudgetMs: number;
+}
+
+export interface StopOutcome {
+  readonly scrapesFinished: boolean;
+  readonly flushFinished: boolean;
+}
 
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
   const version = packageVersion();
   const { procfs, hostNetDirectory, source } = await openSnapshotSource(config, logger);
   const pipeline = await createTelemetryPipeline(config, logger, version, CARDINALITY_LIMIT);
+  // The web configuration serves the HTTP endpoint only: without it there is nothing to reload.
+  const webConfig = pipeline.prometheus !== undefined && config.web !== undefined ? await WebConfigReloader.start(WEB_CONFIG_VARIABLE, config.web, logger) : undefined;
   new ExporterInstruments({
     meter: pipeline.meterProvider.getMeter(METER_NAME, version),
     source,
     ports: config.ports,
     otlpResults: pipeline.otlpResults,
+    webConfigReload: webConfig === undefined ? undefined : () => webConfig.state,
   });
 
-  let server: Server | undefined;
+  let closeServer: ((deadline: number) => Promise<boolean>) | undefined;
   let metricsUrl: string | undefined;
   // Push readers' timers do not keep Node alive; without an HTTP server something must.
   let keepAlive: NodeJS.Timeout | undefined;
@@ -56,7 +84,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       procRoot: config.procRoot,
       netns: config.netns,
     });
-    server = createHttpServer({
+    const server = createHttpServer({
       renderMetrics: pipeline.prometheus.render,
       landingPage: renderLandingPage({ version, ports: config.ports, discoveryLimit: config.discoveryLimit, procRoot: config.procRoot }),
       // A page view is a collection, like a scrape, and shares the one in flight.
@@ -65,8 +93,10 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         render: async () => statusPage.render(await source.take(), { collections: source.collections, readAt: new Date() }),
       },
       logger,
-      web: config.web,
+      web: webConfig,
     });
+    webConfig?.attach(server);
+    closeServer = gracefulCloser(server);
     try {
       metricsUrl = await listen(server, config);
     } catch (error) {
@@ -93,18 +123,18 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       basic_auth: config.web === undefined || config.web.basicAuthUsers.size === 0 ? 'off' : 'on',
       version,
     },
+    async reload(trigger) {
+      if (webConfig !== undefined) return webConfig.reload(trigger);
+      logger.info('nothing to reload: no web configuration file is served; environment variables are read only at start-up', { trigger });
+      return true;
+    },
     stuckReads: () => procfs.stuckFiles(),
-    async stop(budgetMs) {
-      const started = Date.now();
-      if (server !== undefined) {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        const grace = setTimeout(() => server.closeAllConnections(), SCRAPE_GRACE_MS);
-        await closed;
-        clearTimeout(grace);
-      }
+    settleStuckReads: (deadline) => procfs.settleStuckReads(deadline),
+    async stop({ scrapesDeadline, flushBudgetMs }) {
+      const scrapesFinished = closeServer === undefined ? true : await closeServer(scrapesDeadline);
       clearInterval(keepAlive);
-      return pipeline.shutdown(Math.max(0, budgetMs - (Date.now() - started)));
+      const flushFinished = await pipeline.shutdown(flushBudgetMs);
+      return { scrapesFinished, flushFinished };
     },
   };
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULTS, loadConfig } from '../src/config/config.js';
 import { ConfigError } from '../src/config/errors.js';
+import { editDistance } from '../src/config/variable-names.js';
 import { parsePortList } from '../src/config/ports.js';
 import { FIXTURES } from './support/paths.js';
 
@@ -87,6 +88,7 @@ describe('loadConfig', () => {
       resource: { serviceName: 'udp-listener-exporter', attributes: {} },
       web: undefined,
       logLevel: 'info',
+      warnings: [],
     });
   });
 
@@ -118,6 +120,7 @@ describe('loadConfig', () => {
       resource: { serviceName: 'udp-exporter-eu1', attributes: { 'deployment.environment.name': 'prod', team: 'platform ops' } },
       web: undefined,
       logLevel: 'debug',
+      warnings: [],
     });
   });
 
@@ -156,6 +159,68 @@ describe('loadConfig', () => {
           error.token === token &&
           error.message.startsWith(`${variable}: ${JSON.stringify(token)}: `),
       );
+    });
+  }
+});
+
+describe('names that resemble the service\'s variables', () => {
+  // [name in the environment, the known name the warning must name]
+  const nearMisses: readonly [string, string][] = [
+    ['udp_listener_ports', 'UDP_LISTENER_PORTS'],
+    ['UDP_LISTNER_PORTS', 'UDP_LISTENER_PORTS'],
+    ['Udp_Listener_Netns', 'UDP_LISTENER_NETNS'],
+    ['udp_listener_anything_else', 'UDP_LISTENER_NETNS'],
+    ['udp_listener_collection_timeot', 'UDP_LISTENER_COLLECTION_TIMEOUT'],
+    ['UDP_LISTENR_OWNERS', 'UDP_LISTENER_OWNERS'],
+    ['OTEL_EXPORTER_OTLP_HEADRS', 'OTEL_EXPORTER_OTLP_HEADERS'],
+    ['OTEL_EXPORTER_OTLP_METRIC_ENDPOINT', 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'],
+    ['OTEL_METRICS_EXPROTER', 'OTEL_METRICS_EXPORTER'],
+    ['otel_log_level', 'OTEL_LOG_LEVEL'],
+    ['HOST_PROCS', 'HOST_PROC'],
+  ];
+  for (const [name, resembles] of nearMisses) {
+    it(`${name} is ignored with one warning naming ${resembles}; the service still starts`, () => {
+      assert.deepEqual(loadConfig({ [name]: '514' }).warnings, [{ variable: name, resembles }]);
+    });
+  }
+
+  it('other software\'s variables, standard OpenTelemetry ones for other signals included, raise nothing', () => {
+    const env = {
+      PATH: '/usr/bin',
+      HOME: '/root',
+      HOSTNAME: 'node-1',
+      KUBERNETES_SERVICE_HOST: '10.0.0.1',
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'none',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/v1/traces',
+      OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'a=b',
+      OTEL_BSP_SCHEDULE_DELAY: '5000',
+      GRPC_VERBOSITY: 'ERROR',
+      HOST_SYS: '/host/sys',
+      HOST_ETC: '/host/etc',
+    };
+    assert.deepEqual(loadConfig(env).warnings, []);
+  });
+
+  it('an unknown name with the exact UDP_LISTENER_ prefix is refused, with the nearest name when it is near', () => {
+    assert.throws(() => loadConfig({ UDP_LISTENER_PROTS: '514' }), /^ConfigError: UDP_LISTENER_PROTS: "514": unknown variable \(did you mean UDP_LISTENER_PORTS\?\); the known ones are UDP_LISTENER_PORTS, /);
+    assert.throws(() => loadConfig({ UDP_LISTENER_COLOUR: 'blue' }), /^ConfigError: UDP_LISTENER_COLOUR: "blue": unknown variable; the known ones are /);
+  });
+
+  const distances: readonly [string, string, number][] = [
+    ['UDP_LISTENER_PORTS', 'UDP_LISTENER_PORTS', 0],
+    ['UDP_LISTNER_PORTS', 'UDP_LISTENER_PORTS', 1],
+    ['UDP_LISTENER_PROTS', 'UDP_LISTENER_PORTS', 1],
+    ['UDP_LISTENER_PORT', 'UDP_LISTENER_PORTS', 1],
+    ['UDP_LISTNR_PORTS', 'UDP_LISTENER_PORTS', 2],
+    ['CA', 'ABC', 3],
+    ['HOST_PATH', 'HOST_PROC', 3],
+  ];
+  for (const [a, b, edits] of distances) {
+    it(`editDistance(${a}, ${b}) is ${edits}, and the cap stops counting`, () => {
+      assert.equal(editDistance(a, b, 10), edits);
+      assert.equal(editDistance(b, a, 10), edits);
+      assert.equal(editDistance(a, b, 1), Math.min(edits, 1));
     });
   }
 });

@@ -65,7 +65,11 @@ const CASES: readonly GoldenCase[] = [
   {
     name: 'broken-tables',
     env: { UDP_LISTENER_PORTS: '514,6984' },
-    broken: { '1/net/udp6': readFileSync(`${FIXTURES}procfs/real/1/net/udp6`, 'latin1').slice(0, 300), '1/net/snmp': 'Udp: InDatagrams\n' },
+    // A socket table cut short, and a counters header with NoPorts misspelt (no kernel's).
+    broken: {
+      '1/net/udp6': readFileSync(`${FIXTURES}procfs/real/1/net/udp6`, 'latin1').slice(0, 300),
+      '1/net/snmp': 'Udp: InDatagrams NoPrts InErrors OutDatagrams RcvbufErrors SndbufErrors\nUdp: 1 2 3 4 5 6\n',
+    },
   },
 ];
 

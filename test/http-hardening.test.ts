@@ -94,6 +94,18 @@ describe('HTTP hardening', () => {
     }
   });
 
+  it('answers CONNECT with 405 and Allow: GET, HEAD, then closes, like any method but GET and HEAD', async () => {
+    const reply = await rawExchange(host, port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    const [head, body] = reply.split('\r\n\r\n');
+    const lines = head!.split('\r\n');
+    assert.equal(lines[0], 'HTTP/1.1 405 Method Not Allowed');
+    assert.ok(lines.includes('Allow: GET, HEAD'), head);
+    assert.ok(lines.includes('Content-Type: text/plain; charset=utf-8'), head);
+    assert.equal(body, 'Method Not Allowed\n');
+    // The service is still there for the next client.
+    assert.equal((await get(`${service.baseUrl}/metrics`)).status, 200);
+  });
+
   it('answers a malformed request or an oversized header with a bare 400 or 431', async () => {
     const garbage = await rawExchange(host, port, 'NOT HTTP AT ALL\r\n\r\n');
     assert.match(garbage, /^HTTP\/1\.1 400 Bad Request\r\n/);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ProcFormatError, quoteToken } from '../src/procfs/errors.js';
-import { parseNetSnmp, parseNetSnmp6 } from '../src/procfs/net-snmp.js';
+import { parseNetSnmp, parseNetSnmp6, requireUdpColumns } from '../src/procfs/net-snmp.js';
 import { FIXTURES } from './support/paths.js';
 
 const snmp = readFileSync(`${FIXTURES}procfs/real/1/net/snmp`, 'latin1');
@@ -105,4 +105,39 @@ describe('parseNetSnmp6 on the file captured from a real machine', () => {
       assert.throws(() => parseNetSnmp6(text, '/p/snmp6'), refusal('/p/snmp6', line, field, token));
     });
   }
+});
+
+describe('requireUdpColumns: the six UDP counters of every kernel since 2.6.18', () => {
+  const udpOf = (text: string): ReadonlyMap<string, number> => parseNetSnmp(text, 'snmp').get('Udp')!;
+  const six = 'Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\nUdp: 1 2 3 4 5 6\n';
+
+  it('accepts the captured file and a 2.6.18 header, later columns being optional', () => {
+    assert.equal(requireUdpColumns(udpOf(snmp), 'snmp', 'Udp', '').get('NoPorts'), 0);
+    assert.equal(requireUdpColumns(udpOf(six), 'snmp', 'Udp', '').get('SndbufErrors'), 6);
+  });
+
+  const cases: [string, string, string, string][] = [
+    ['NoPorts misspelt', six.replace('NoPorts', 'NoPort'), 'no NoPorts counter', 'InDatagrams NoPort InErrors OutDatagrams RcvbufErrors SndbufErrors'],
+    ['only the first four (a kernel before 2.6.18, or a cut header)', 'Udp: InDatagrams NoPorts InErrors OutDatagrams\nUdp: 1 2 3 4\n', 'no RcvbufErrors counter', 'InDatagrams NoPorts InErrors OutDatagrams'],
+    ['a differently cased name', six.replace('RcvbufErrors', 'RcvBufErrors'), 'no RcvbufErrors counter', 'InDatagrams NoPorts InErrors OutDatagrams RcvBufErrors SndbufErrors'],
+  ];
+  for (const [name, text, problem, present] of cases) {
+    it(`refuses ${name}, naming the counter and showing what the file has`, () => {
+      assert.throws(
+        () => requireUdpColumns(udpOf(text), '/p/snmp', 'Udp', ''),
+        (error) => {
+          assert.ok(error instanceof ProcFormatError);
+          assert.equal(error.field, 'Udp');
+          assert.equal(error.token, present);
+          assert.match(error.message, new RegExp(`^/p/snmp: field Udp: ${problem}, which every kernel since 2\\.6\\.18 writes`));
+          return true;
+        },
+      );
+    });
+  }
+
+  it('names snmp6 counters with their Udp6 prefix', () => {
+    const udp6 = new Map([...parseNetSnmp6(snmp6, 'snmp6')].filter(([n]) => n.startsWith('Udp6') && n !== 'Udp6NoPorts').map(([n, v]) => [n.slice(4), v]));
+    assert.throws(() => requireUdpColumns(udp6, '/p/snmp6', 'Udp6', 'Udp6'), /^Error|field Udp6: no Udp6NoPorts counter, which every kernel since 2\.6\.18 writes \(got "Udp6InDatagrams Udp6InErrors/);
+  });
 });

@@ -10,6 +10,7 @@ import { endianness } from 'node:os';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { parseNetUdp } from '../src/procfs/net-udp.js';
 import { deadlineIn } from '../src/async.js';
+import { ProcFormatError } from '../src/procfs/errors.js';
 import { ProcFs } from '../src/procfs/procfs.js';
 
 /** A fresh deadline 5 s ahead for each read. */
@@ -57,6 +58,30 @@ describe('ProcFs on the live procfs', () => {
     const bytes = await new ProcFs('/proc').read('/proc/kallsyms', OPTIONS);
     assert.ok(bytes.length > 256 * 1024, `only ${bytes.length} bytes`);
     assert.equal(bytes.length, readFileSync('/proc/kallsyms').length);
+  });
+
+  it('streams a large file in chunks, in order, none larger than the chunk buffer, each valid during its call', async (t) => {
+    if (!requireKallsyms(t)) return;
+    const chunks: Buffer[] = [];
+    let largest = 0;
+    await new ProcFs('/proc').stream('/proc/kallsyms', OPTIONS, (chunk) => {
+      largest = Math.max(largest, chunk.length);
+      chunks.push(Buffer.from(chunk));
+    });
+    assert.ok(chunks.length > 1, `${chunks.length} chunk(s)`);
+    assert.ok(largest <= 256 * 1024, `a chunk of ${largest} bytes`);
+    assert.ok(Buffer.concat(chunks).equals(readFileSync('/proc/kallsyms')));
+  });
+
+  it('ends a read with the consumer\'s ProcFormatError, as it is (a malformed file, not a failed read)', async () => {
+    const file = procfs.path('self', 'net', 'udp');
+    const malformed = new ProcFormatError(file, 1, 'header', 'x', 'not the header');
+    await assert.rejects(
+      procfs.stream(file, OPTIONS, () => {
+        throw malformed;
+      }),
+      (error) => error === malformed,
+    );
   });
 
   it('still reports a missing file as ENOENT', async () => {

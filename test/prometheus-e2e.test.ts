@@ -40,6 +40,7 @@ describe('promtool on the shipped rules and scrape configuration', () => {
     assert.deepEqual([...ALERTS].sort(), [
       'UdpDatagramsToClosedPorts',
       'UdpExporterCollectionFailing',
+      'UdpExporterConfigReloadFailed',
       'UdpExporterDown',
       'UdpListenerBacklog',
       'UdpListenerDown',

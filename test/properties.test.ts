@@ -31,7 +31,7 @@ import { parsePortList, type WatchedPort } from '../src/config/ports.js';
 import { ProcFormatError } from '../src/procfs/errors.js';
 import { parseIpLocalPortRange, type PortRange } from '../src/procfs/ip-local-port-range.js';
 import { parseNetSnmp, parseNetSnmp6, type SnmpTable } from '../src/procfs/net-snmp.js';
-import { formatIpv6, parseNetUdp, type IpFamily, type UdpSocket } from '../src/procfs/net-udp.js';
+import { formatIpv6, NetUdpParser, parseNetUdp, type IpFamily, type UdpSocket } from '../src/procfs/net-udp.js';
 import { parseCgroupHints, type ContainerHints } from '../src/procfs/pid-cgroup.js';
 import { executableNameFromComm } from '../src/procfs/pid-comm.js';
 import { netnsInodeOfLink, socketInodeOfLink } from '../src/procfs/pid-links.js';
@@ -581,6 +581,54 @@ describe('procfs parsers, properties', () => {
   }
 });
 
+/** Sockets, or the error's every detail: what two ways of parsing one file must agree on. */
+function udpOutcome(parse: () => UdpSocket[]): unknown {
+  try {
+    return { sockets: parse() };
+  } catch (error) {
+    if (!(error instanceof ProcFormatError)) throw error;
+    return { error: [error.line, error.field, error.token, error.message] };
+  }
+}
+
+describe('NetUdpParser fed in chunks, properties', () => {
+  const anyUdpFile = fc.oneof(
+    fc.tuple(fc.constantFrom(...udpSamples), fc.array(editArbitrary, { maxLength: 3 })).map(([sample, edits]) => ({
+      sample,
+      bytes: edits.reduce((b, edit) => edit(b), sample.bytes),
+    })),
+    netUdp.valid.map(({ text, ...rest }) => ({
+      sample: udpSamples[(rest as { family?: IpFamily }).family === 'ipv6' ? 1 : 0]!,
+      bytes: Buffer.from(text, 'latin1'),
+    })),
+  );
+
+  it('any file cut into chunks anywhere parses as the whole file does: the same sockets, or the same error', async (t) => {
+    await holds(
+      t,
+      fc.property(anyUdpFile, fc.array(anywhere, { maxLength: 12 }), ({ sample, bytes }, cuts) => {
+        const options = { file: sample.file, family: familyOf(sample), byteOrder: 'LE' as const };
+        const points = [...new Set(cuts.map((at) => Math.floor(at * bytes.length))), bytes.length].sort((a, b) => a - b);
+        // Each chunk in one scratch buffer, overwritten by the next, as ProcFs hands them over.
+        const scratch = Buffer.alloc(bytes.length);
+        const chunked = udpOutcome(() => {
+          const parser = new NetUdpParser(options);
+          let from = 0;
+          for (const to of points) {
+            bytes.copy(scratch, 0, from, to);
+            parser.feed(scratch.subarray(0, to - from));
+            scratch.fill(0x58);
+            from = to;
+          }
+          return parser.finish();
+        });
+        assert.deepStrictEqual(chunked, udpOutcome(() => parseNetUdp(bytes, options)));
+      }),
+      3000,
+    );
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Per-process readers: <pid>/comm, <pid>/cgroup, fd and ns links. They never refuse: whatever a
 // process or a runtime wrote gives a safe value or no value.
@@ -890,7 +938,7 @@ describe('configuration parser, properties', () => {
     );
   });
 
-  const variableNames = fc.constantFrom(...CONFIG_VARIABLES, 'UDP_LISTENER_PORT', 'UDP_LISTENER_TIMEOUT', 'PATH', 'OTEL_SERVICE_NAME');
+  const variableNames = fc.constantFrom(...CONFIG_VARIABLES, 'UDP_LISTENER_PORT', 'UDP_LISTENER_TIMEOUT', 'PATH', 'OTEL_SERVICE_NAME', 'udp_listener_ports', 'UDP_LISTNER_PORTS', 'OTEL_LOG_LEVLE');
   const values = fc.oneof(
     fc.string({ maxLength: 12 }),
     fc.constantFrom('', ' ', '0', '1', '65535', '65536', '500ms', '5s', '1m', '2m', '9ms', 'debug', 'ALL', '/', '/proc', `${REAL}`, '127.0.0.1', 'syslog=514', '1-65535'),
@@ -912,6 +960,12 @@ describe('configuration parser, properties', () => {
         assert.ok(config.collectionTimeoutMs >= 10 && config.collectionTimeoutMs <= 60_000);
         assert.ok(config.prometheus.port >= 0 && config.prometheus.port <= 65535);
         assert.ok(['none', 'error', 'warn', 'info', 'debug'].includes(config.logLevel));
+        // Exactly the names the environment has that are not read but resemble one that is.
+        for (const { variable, resembles } of config.warnings) {
+          assert.ok(variable in env && !CONFIG_VARIABLES.includes(variable) && CONFIG_VARIABLES.includes(resembles), variable);
+        }
+        const nearMisses = ['udp_listener_ports', 'UDP_LISTNER_PORTS', 'OTEL_LOG_LEVLE'].filter((name) => name in env);
+        assert.deepEqual(config.warnings.map((w) => w.variable).sort(), nearMisses.sort());
       }),
       600,
     );

@@ -320,6 +320,8 @@ describe('start-up with a bad variable', () => {
     [{ OTEL_EXPORTER_PROMETHEUS_PORT: 'ninety' }, 'OTEL_EXPORTER_PROMETHEUS_PORT', 'ninety'],
     [{ HOST_PROC: '/no/such/proc' }, 'HOST_PROC', '/no/such/proc'],
     [{ OTEL_METRICS_EXPORTER: 'prometheus,zipkin' }, 'OTEL_METRICS_EXPORTER', 'zipkin'],
+    // The service's own namespace: certainly meant for it, certainly wrong.
+    [{ UDP_LISTENER_PORT: '514' }, 'UDP_LISTENER_PORT', '514'],
   ];
   for (const [env, variable, token] of cases) {
     it(`${variable}=${JSON.stringify(Object.values(env)[0])} stops it with exit code 2 and one line naming both`, async () => {
@@ -330,6 +332,29 @@ describe('start-up with a bad variable', () => {
       assert.ok(lines[0]!.includes(variable) && lines[0]!.includes(JSON.stringify(token)), stderr);
     });
   }
+
+  it('names that only resemble ours (another case, a typo) start it anyway, with one warning each naming both names', async () => {
+    const service = await startService({ udp_listener_ports: '514', UDP_LISTNER_PORTS: '514', OTEL_SERVICE_NAM: 'secret-ish' });
+    try {
+      const warnings = service.stderr().split('\n').filter((line) => line.includes('msg="environment variable ignored'));
+      assert.deepEqual(
+        warnings.map((line) => / variable=(\S+) resembles=(\S+)$/.exec(line)?.slice(1)),
+        [
+          ['udp_listener_ports', 'UDP_LISTENER_PORTS'],
+          ['UDP_LISTNER_PORTS', 'UDP_LISTENER_PORTS'],
+          ['OTEL_SERVICE_NAM', 'OTEL_SERVICE_NAME'],
+        ],
+        service.stderr(),
+      );
+      assert.ok(warnings.every((line) => line.includes('level=warn')));
+      assert.doesNotMatch(service.stderr(), /secret-ish/, 'values are not logged');
+      // Ignored indeed: discovery mode, and the page is served.
+      assert.match(service.stderr(), /msg="serving metrics" .*mode=discovery ports=0/);
+      assert.equal((await fetch(`${service.baseUrl}/metrics`)).status, 200);
+    } finally {
+      assert.equal(await service.stop(), 0);
+    }
+  });
 
   it('a port already in use stops it with exit code 1 and says which', async () => {
     const first = await startService({});

@@ -154,6 +154,26 @@ describe('SnapshotSource on a captured procfs', () => {
     assert.deepEqual(snapshot.failures.map((f) => [f.file, f.failure]), [[`${tree.root}/1/net/snmp`, 'malformed']]);
   });
 
+  it('a misspelt required column is malformed, not an older kernel: snmp and snmp6 lose their counters, visibly', async () => {
+    const snmp = readFileSync(`${FIXTURES}procfs/real/1/net/snmp`, 'latin1');
+    const snmp6 = readFileSync(`${FIXTURES}procfs/real/1/net/snmp6`, 'latin1');
+    const { snapshots, tree } = source({
+      ports: [514],
+      changes: { '1/net/snmp': snmp.replace('Udp: InDatagrams NoPorts', 'Udp: InDatagrams NoPort'), '1/net/snmp6': snmp6.replace('Udp6RcvbufErrors', 'Udp6RcvBufErrors') },
+    });
+    const snapshot = await snapshots.take();
+    assert.deepEqual(summary(snapshot), { 514: [1, 0, 0] });
+    assert.deepEqual(snapshot.namespaces[0]!.counters, { ipv4: undefined, ipv6: undefined });
+    assert.deepEqual(
+      snapshot.failures.map((f) => [f.file, f.failure]),
+      [
+        [`${tree.root}/1/net/snmp`, 'malformed'],
+        [`${tree.root}/1/net/snmp6`, 'malformed'],
+      ],
+    );
+    assert.equal(snapshot.filesRead.get(`${tree.root}/1/net/snmp`), false);
+  });
+
   it('concurrent takes share one read', async () => {
     const { snapshots } = source({ ports: [514] });
     const results = await Promise.all(Array.from({ length: 20 }, () => snapshots.take()));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import type { Snapshot } from '../src/collection/snapshot.js';
-import { ProcFs, type ReadOptions } from '../src/procfs/procfs.js';
+import { ProcFs, type ChunkConsumer, type ReadOptions } from '../src/procfs/procfs.js';
 import { FIXTURES } from './support/paths.js';
 import { procTree } from './support/proc-tree.js';
 import { hostSnapshotSource } from './support/snapshot-source.js';
@@ -20,7 +20,10 @@ const skipping514 = udp4
   .filter((line) => !line.includes('0100007F:0202 '))
   .join('\n');
 
-/** A ProcFs whose reads of net/udp return the given texts in turn, then the real file. */
+/**
+ * A ProcFs whose reads of net/udp return the given texts in turn, then the real file, in chunks
+ * of 100 bytes as a stream hands them over.
+ */
 class ScriptedProcFs extends ProcFs {
   readonly udpReads: string[] = [];
   constructor(
@@ -29,11 +32,12 @@ class ScriptedProcFs extends ProcFs {
   ) {
     super(root);
   }
-  override async read(file: string, options: ReadOptions): Promise<Buffer> {
-    if (!file.endsWith('/net/udp')) return super.read(file, options);
+  override async stream(file: string, options: ReadOptions, consume: ChunkConsumer): Promise<void> {
+    if (!file.endsWith('/net/udp')) return super.stream(file, options, consume);
     const text = this.script.shift() ?? udp4;
     this.udpReads.push(text);
-    return Buffer.from(text, 'latin1');
+    const bytes = Buffer.from(text, 'latin1');
+    for (let at = 0; at < bytes.length; at += 100) consume(bytes.subarray(at, at + 100));
   }
 }
 

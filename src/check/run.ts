@@ -19,11 +19,10 @@ import { pluginOutput } from './output.js';
 
 /**
  * A read abandoned at the collection deadline may only be slow (a huge table), not hung: it is
- * given this long to finish before the check counts it as stuck and must end without an exit
+ * given this long to return before the check counts it as stuck and must end without an exit
  * code (see main's exit).
  */
 const ABANDONED_READ_GRACE_MS = 2000;
-const ABANDONED_READ_POLL_MS = 20;
 
 export interface CheckOutcome {
   readonly exitCode: number;
@@ -78,10 +77,7 @@ export async function runCheck(options: CheckOptions, env: NodeJS.ProcessEnv): P
     await sleep(options.windowMs);
     readings = { first, last: await source.take(), windowSeconds: options.windowMs / 1000 };
   }
-  const report = evaluateCheck(ports, readings, thresholds);
-  const grace = deadlineIn(ABANDONED_READ_GRACE_MS);
-  while (procfs.stuckFiles().length > 0 && performance.now() < grace) await sleep(ABANDONED_READ_POLL_MS);
-  return answer(report, procfs.stuckFiles());
+  return answer(evaluateCheck(ports, readings, thresholds), await procfs.settleStuckReads(deadlineIn(ABANDONED_READ_GRACE_MS)));
 }
 
 /** Reads again every CHECK_WAIT_POLL_MS until every port has a listener or the deadline comes. */

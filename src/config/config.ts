@@ -7,8 +7,9 @@ import { ConfigError } from './errors.js';
 import { readExportConfig, readResourceConfig, type ExportConfig, type ResourceConfig } from './otel.js';
 import { parsePortList, type WatchedPort } from './ports.js';
 import { errorCode, parseInteger } from './values.js';
+import { checkVariableNames, type VariableWarning } from './variable-names.js';
 import { DEFAULTS, VARIABLE_NAMES } from './variables.js';
-import { loadWebConfig, type WebConfig } from './web-config.js';
+import { loadWebConfig, WEB_CONFIG_VARIABLE, type WebConfig } from './web-config.js';
 
 export { DEFAULTS } from './variables.js';
 
@@ -47,13 +48,15 @@ export interface Config {
   /** TLS, basic auth and headers of the HTTP endpoint; undefined: plain HTTP, no authentication. */
   readonly web: WebConfig | undefined;
   readonly logLevel: LogLevel;
+  /**
+   * Names in the environment that resemble one of the service's (another case, a typo) and are
+   * ignored: start-up logs one warning each. Loading stays free of side effects.
+   */
+  readonly warnings: readonly VariableWarning[];
 }
 
 /** Every variable the service reads (the table of variables.ts). */
 export const CONFIG_VARIABLES: readonly string[] = VARIABLE_NAMES;
-
-/** The variables of this service's own namespace; any other UDP_LISTENER_* is a typo. */
-const OWN_VARIABLES = VARIABLE_NAMES.filter((name) => name.startsWith('UDP_LISTENER_'));
 
 /** Reads `env`, which is the process's environment unless a test passes its own. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -63,7 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const value = env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   };
-  rejectUnknownOwnVariables(env);
+  const warnings = checkVariableNames(env);
 
   const procRoot = read('HOST_PROC') ?? DEFAULTS.procRoot;
   requireDirectory('HOST_PROC', procRoot);
@@ -82,22 +85,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     export: readExportConfig(read),
     resource: readResourceConfig(read),
-    web: webConfig(read('UDP_LISTENER_WEB_CONFIG_FILE')),
+    web: webConfig(read(WEB_CONFIG_VARIABLE)),
     logLevel: parseLogLevel(read('OTEL_LOG_LEVEL')),
+    warnings,
   };
 }
 
 function webConfig(file: string | undefined): WebConfig | undefined {
-  return file === undefined ? undefined : loadWebConfig('UDP_LISTENER_WEB_CONFIG_FILE', file);
-}
-
-function rejectUnknownOwnVariables(env: NodeJS.ProcessEnv): void {
-  const known = new Set<string>(OWN_VARIABLES);
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('UDP_LISTENER_') && !known.has(name)) {
-      throw new ConfigError(name, env[name] ?? '', `unknown variable; the known ones are ${OWN_VARIABLES.join(', ')}`);
-    }
-  }
+  return file === undefined ? undefined : loadWebConfig(WEB_CONFIG_VARIABLE, file);
 }
 
 function requireDirectory(variable: string, path: string): void {

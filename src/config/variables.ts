@@ -102,7 +102,8 @@ export const VARIABLES: readonly VariableSpec[] = [
     example: code('/etc/udp-listener-exporter/web-config.yml'),
     summary:
       "A web configuration file in the format of Prometheus's exporter-toolkit (the file node_exporter takes as `--web.config.file`): TLS, client certificates, basic auth users with bcrypt hashes, extra response headers.",
-    details: 'Read and checked at start-up; a bad file stops the service (exit code 2) naming the file and the key. See [Security](#security).',
+    details:
+      'Read and checked at start-up; a bad file stops the service (exit code 2) naming the file and the key. Read again on SIGHUP and when it or a file it names changes; see [Security](#security).',
   },
   {
     name: 'HOST_PROC',

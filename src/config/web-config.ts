@@ -4,9 +4,10 @@
  * exporter with the same file: TLS (`tls_server_config`), basic auth (`basic_auth_users`,
  * bcrypt hashes) and extra response headers (`http_server_config.headers`).
  *
- * Read and checked once at start-up, like every other setting: unknown keys, unreadable or
- * mismatched certificates and malformed hashes stop the service with the key named. Unlike the
- * toolkit, which re-reads the file on every request, a change takes effect on restart.
+ * Read and checked at start-up like every other setting: unknown keys, unreadable or mismatched
+ * certificates and malformed hashes stop the service with the key named. The loader is also what
+ * a reload uses (http/web-config-reloader.ts): on SIGHUP or a changed file the same checks decide
+ * whether the new configuration replaces the one serving.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -43,6 +44,8 @@ export interface TlsServerConfig {
 
 export interface WebConfig {
   readonly file: string;
+  /** The files it was read from: the file itself, then the certificate, key and CA files it names. */
+  readonly files: readonly string[];
   /** Undefined: plain HTTP. */
   readonly tls: TlsServerConfig | undefined;
   /** Username -> bcrypt hash; empty: no authentication. */
@@ -50,6 +53,9 @@ export interface WebConfig {
   /** Set on every response, authenticated or not. */
   readonly headers: Readonly<Record<string, string>>;
 }
+
+/** The variable that names the file, for messages. */
+export const WEB_CONFIG_VARIABLE = 'UDP_LISTENER_WEB_CONFIG_FILE';
 
 /** Which headers may be set, and the values allowed where the toolkit restricts them. */
 const ALLOWED_HEADERS: Readonly<Record<string, readonly string[] | undefined>> = {
@@ -163,9 +169,11 @@ function readWebConfig(file: string): WebConfig {
     throw new WebConfigProblem('rate_limit', 'not supported by this exporter; remove it (a scrape every few seconds needs no limit)');
   }
   const directory = path.dirname(path.resolve(file));
+  const files = [path.resolve(file)];
   return {
     file,
-    tls: tlsConfig(section(top.get('tls_server_config'), 'tls_server_config'), directory),
+    files,
+    tls: tlsConfig(section(top.get('tls_server_config'), 'tls_server_config'), directory, files),
     basicAuthUsers: basicAuthUsers(section(top.get('basic_auth_users'), 'basic_auth_users')),
     headers: httpHeaders(section(top.get('http_server_config'), 'http_server_config')),
   };
@@ -254,7 +262,8 @@ function oneOf<T>(table: Readonly<Record<string, T>>, values: Section, key: stri
   return table[text];
 }
 
-function tlsConfig(values: Section, directory: string): TlsServerConfig | undefined {
+/** `files` gets every file the TLS settings are read from. */
+function tlsConfig(values: Section, directory: string, files: string[]): TlsServerConfig | undefined {
   const key = 'tls_server_config';
   rejectUnknownKeys(values, key, TLS_KEYS);
   // As the toolkit's TLSConfig.IsEnabled: any of these set means TLS is wanted.
@@ -266,11 +275,11 @@ function tlsConfig(values: Section, directory: string): TlsServerConfig | undefi
     if (stray !== undefined) throw new WebConfigProblem(join(key, stray), 'set without cert_file and key_file, so TLS is off');
     return undefined;
   }
-  const cert = pemSource(values, directory, 'cert', 'cert_file');
-  const keyPem = pemSource(values, directory, 'key', 'key_file');
+  const cert = pemSource(values, directory, 'cert', 'cert_file', files);
+  const keyPem = pemSource(values, directory, 'key', 'key_file', files);
   if (cert === undefined) throw new WebConfigProblem(join(key, 'cert_file'), 'missing: give one of cert or cert_file');
   if (keyPem === undefined) throw new WebConfigProblem(join(key, 'key_file'), 'missing: give one of key or key_file');
-  const clientCa = pemSource(values, directory, 'client_ca', 'client_ca_file');
+  const clientCa = pemSource(values, directory, 'client_ca', 'client_ca_file', files);
   const clientAuth = oneOf(CLIENT_AUTH_TYPES, values, key, 'client_auth_type') ?? 'NoClientCert';
   if (clientCa !== undefined && clientAuth === 'NoClientCert') {
     throw new WebConfigProblem(join(key, 'client_auth_type'), 'client_ca_file is set without a client_auth_type that asks for client certificates');
@@ -310,8 +319,11 @@ interface Pem {
   readonly key: string;
 }
 
-/** Inline PEM (`cert`) or a file (`cert_file`, relative to the web configuration file's folder). */
-function pemSource(values: Section, directory: string, inline: string, fileKey: string): Pem | undefined {
+/**
+ * Inline PEM (`cert`) or a file (`cert_file`, relative to the web configuration file's folder),
+ * which is added to `files`.
+ */
+function pemSource(values: Section, directory: string, inline: string, fileKey: string, files: string[]): Pem | undefined {
   const key = 'tls_server_config';
   const text = optionalString(values, key, inline);
   const file = optionalString(values, key, fileKey);
@@ -321,6 +333,7 @@ function pemSource(values: Section, directory: string, inline: string, fileKey: 
   if (text !== undefined) return { pem: Buffer.from(text), key: join(key, inline) };
   if (file === undefined) return undefined;
   const resolved = path.resolve(directory, file);
+  files.push(resolved);
   try {
     return { pem: readFileSync(resolved), key: join(key, fileKey) };
   } catch (error) {

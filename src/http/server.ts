@@ -6,12 +6,13 @@
  * servers do.
  */
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { constants, gzipSync } from 'node:zlib';
-import type { WebConfig } from '../config/web-config.js';
 import type { Logger } from '../log.js';
 import { EXPOSITION_CONTENT_TYPE } from '../telemetry/prometheus.js';
-import { BasicAuth } from './basic-auth.js';
 import { createTlsServer } from './tls.js';
+import type { ActiveWebConfig } from './web-config-reloader.js';
 
 export interface HttpServerOptions {
   readonly renderMetrics: () => Promise<string>;
@@ -19,8 +20,11 @@ export interface HttpServerOptions {
   /** The live status page, for requests whose Accept names HTML (see prefersHtml). */
   readonly statusPage?: LivePage | undefined;
   readonly logger: Logger;
-  /** TLS, basic auth and extra headers; undefined: plain HTTP for everyone. */
-  readonly web?: WebConfig | undefined;
+  /**
+   * TLS, basic auth and extra headers, read at every connection and request (a reload may
+   * replace them); undefined: plain HTTP for everyone.
+   */
+  readonly web?: { readonly current: ActiveWebConfig } | undefined;
 }
 
 /**
@@ -54,11 +58,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
     requestTimeout: REQUEST_TIMEOUT_MS,
     connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
   };
-  const auth = options.web !== undefined && options.web.basicAuthUsers.size > 0 ? new BasicAuth(options.web.basicAuthUsers) : undefined;
-  const headers = options.web?.headers ?? {};
+  const { web } = options;
+  const headers = (): Readonly<Record<string, string>> => web?.current.config.headers ?? {};
   const gzipCache = new GzipCache();
   const listener = (request: IncomingMessage, response: ServerResponse): void => {
-    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+    for (const [name, value] of Object.entries(headers())) response.setHeader(name, value);
+    const auth = web?.current.auth;
     if (auth === undefined) {
       handle(options, gzipCache, request, response);
       return;
@@ -73,13 +78,44 @@ export function createHttpServer(options: HttpServerOptions): Server {
       }
     }, () => respond(request, response, 500, 'text/plain; charset=utf-8', 'Internal Server Error\n'));
   };
-  const tls = options.web?.tls;
-  return tls === undefined ? createServer(httpOptions, listener) : createTlsServer(tls, httpOptions, listener);
+  const server =
+    web?.current.config.tls === undefined ? createServer(httpOptions, listener) : createTlsServer(() => web.current.config.tls!, httpOptions, listener);
+  // Node hands CONNECT to 'connect' listeners only, and closes the connection without a word
+  // when there is none.
+  server.on('connect', (_request: IncomingMessage, socket: Duplex) => refuseTunnel(socket, headers()));
+  return server;
+}
+
+const METHOD_NOT_ALLOWED = 'Method Not Allowed\n';
+/** A connection left with a CONNECT's answer is dropped after this, whether or not it was read. */
+const TUNNEL_REFUSAL_TIMEOUT_MS = 10_000;
+
+/**
+ * Answers CONNECT like any other method but GET and HEAD, on the raw connection Node hands
+ * over: without the server's error handler and timeouts (an error here is the client's and only
+ * ends the connection), and always a net.Socket or a TLSSocket, whatever the typings say.
+ * Whatever the client still sends is read and dropped, so that closing does not reset the
+ * connection before the answer is read.
+ */
+function refuseTunnel(duplex: Duplex, headers: Readonly<Record<string, string>>): void {
+  const socket = duplex as Socket;
+  socket.on('error', () => socket.destroy());
+  socket.setTimeout(TUNNEL_REFUSAL_TIMEOUT_MS, () => socket.destroy());
+  socket.resume();
+  const head = [
+    'HTTP/1.1 405 Method Not Allowed',
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    'Allow: GET, HEAD',
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(METHOD_NOT_ALLOWED)}`,
+    'Connection: close',
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${METHOD_NOT_ALLOWED}`);
 }
 
 function handle(options: HttpServerOptions, gzipCache: GzipCache, request: IncomingMessage, response: ServerResponse): void {
   if (request.method !== 'GET' && request.method !== 'HEAD') {
-    respond(request, response, 405, 'text/plain; charset=utf-8', 'Method Not Allowed\n', { allow: 'GET, HEAD' });
+    respond(request, response, 405, 'text/plain; charset=utf-8', METHOD_NOT_ALLOWED, { allow: 'GET, HEAD' });
     return;
   }
   const path = (request.url ?? '/').split('?', 1)[0];

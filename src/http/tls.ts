@@ -7,25 +7,23 @@
 import { isIP } from 'node:net';
 import { createServer, type Server, type ServerOptions } from 'node:https';
 import type { RequestListener } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { TlsServerConfig } from '../config/web-config.js';
 
 /** A client that connects and never finishes the handshake is dropped after this. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-export function createTlsServer(tls: TlsServerConfig, httpOptions: ServerOptions, listener: RequestListener): Server {
-  const verify = tls.clientAuth === 'VerifyClientCertIfGiven' || tls.clientAuth === 'RequireAndVerifyClientCert';
+/**
+ * `currentTls` is read at every connection: a reload replaces the certificates (see
+ * applyTlsReload) and the checks after the handshake follow. Whether a client certificate is
+ * asked for is the server's own setting, fixed at start.
+ */
+export function createTlsServer(currentTls: () => TlsServerConfig, httpOptions: ServerOptions, listener: RequestListener): Server {
+  const tls = currentTls();
   const server = createServer(
     {
       ...httpOptions,
-      cert: tls.cert,
-      key: tls.key,
-      ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa }),
-      minVersion: tls.minVersion,
-      maxVersion: tls.maxVersion,
-      ...(tls.ciphers === undefined ? {} : { ciphers: tls.ciphers }),
-      ...(tls.ecdhCurve === undefined ? {} : { ecdhCurve: tls.ecdhCurve }),
-      honorCipherOrder: tls.honorCipherOrder,
+      ...secureContextOptions(tls),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       requestCert: tls.clientAuth !== 'NoClientCert',
       // Only this policy lets OpenSSL refuse during the handshake; the others are checked below.
@@ -35,12 +33,31 @@ export function createTlsServer(tls: TlsServerConfig, httpOptions: ServerOptions
   );
   // Runs before the HTTP layer takes the socket, so a refused client never gets a request in.
   server.prependListener('secureConnection', (socket: TLSSocket) => {
-    if (!acceptable(tls, socket, verify)) socket.destroy();
+    if (!acceptable(currentTls(), socket)) socket.destroy();
   });
   return server;
 }
 
-function acceptable(tls: TlsServerConfig, socket: TLSSocket, verify: boolean): boolean {
+/** New handshakes use `tls`'s certificates, key, CAs and protocol settings; the listener stays. */
+export function applyTlsReload(server: Server, tls: TlsServerConfig): void {
+  server.setSecureContext(secureContextOptions(tls));
+}
+
+function secureContextOptions(tls: TlsServerConfig): SecureContextOptions {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa }),
+    minVersion: tls.minVersion,
+    maxVersion: tls.maxVersion,
+    ...(tls.ciphers === undefined ? {} : { ciphers: tls.ciphers }),
+    ...(tls.ecdhCurve === undefined ? {} : { ecdhCurve: tls.ecdhCurve }),
+    honorCipherOrder: tls.honorCipherOrder,
+  };
+}
+
+function acceptable(tls: TlsServerConfig, socket: TLSSocket): boolean {
+  const verify = tls.clientAuth === 'VerifyClientCertIfGiven' || tls.clientAuth === 'RequireAndVerifyClientCert';
   const certificate = socket.getPeerCertificate();
   const presented = certificate !== null && Object.keys(certificate).length > 0;
   if (!presented) {

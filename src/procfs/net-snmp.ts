@@ -13,6 +13,10 @@
  * add up. Column and counter names are letters and digits and never repeat: a header the kernel
  * did not write is refused rather than read as an older kernel's. snmp6 is one `Name value` per
  * line. The readers take the UDP counters out of each.
+ *
+ * Optional columns stay optional, but the readers require the six UDP counters every kernel
+ * since 2.6.18 writes (REQUIRED_UDP_COLUMNS): a header whose NoPorts is misspelt is not an
+ * older kernel's, and reading it as one would drop that counter from the page without a word.
  */
 import { failureOf, ProcFormatError } from './errors.js';
 import type { NetDirectory } from './procfs.js';
@@ -20,13 +24,20 @@ import type { NetDirectory } from './procfs.js';
 /** UDP counters by the kernel's column name (InDatagrams, NoPorts, RcvbufErrors, ...). */
 export type UdpCounters = ReadonlyMap<string, number>;
 
+/**
+ * The UDP counters of every kernel since 2.6.18 (2006), in snmp as `Udp:` columns and in snmp6
+ * as `Udp6` names. InCsumErrors (3.10), IgnoredMulti (3.19) and MemErrors (5.11) came later and
+ * stay optional. Node 20 itself needs kernel 4.18, so no kernel it runs on lacks any of these.
+ */
+export const REQUIRED_UDP_COLUMNS = ['InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams', 'RcvbufErrors', 'SndbufErrors'] as const;
+
 /** Reads `<net>/snmp` and returns its Udp columns; a file without Udp lines is malformed. */
 export async function readNetSnmpUdp(net: NetDirectory, deadline: number): Promise<UdpCounters> {
   const file = `${net.path}/snmp`;
   const text = (await net.procfs.read(file, { deadline })).toString('latin1');
   const udp = parseNetSnmp(text, file).get('Udp');
   if (udp === undefined) throw new ProcFormatError(file, 0, 'Udp', '', 'no Udp lines in the file');
-  return udp;
+  return requireUdpColumns(udp, file, 'Udp', '');
 }
 
 /**
@@ -44,6 +55,19 @@ export async function readNetSnmp6Udp(net: NetDirectory, deadline: number): Prom
   }
   const udp = new Map<string, number>();
   for (const [name, value] of parseNetSnmp6(text, file)) if (name.startsWith('Udp6')) udp.set(name.slice(4), value);
+  return requireUdpColumns(udp, file, 'Udp6', 'Udp6');
+}
+
+/**
+ * Refuses UDP counters without one of the REQUIRED_UDP_COLUMNS, naming the first one missing;
+ * the token is what the file does have, so a misspelt name shows beside the expected one.
+ */
+export function requireUdpColumns(udp: UdpCounters, file: string, field: string, prefix: string): UdpCounters {
+  const missing = REQUIRED_UDP_COLUMNS.find((column) => !udp.has(column));
+  if (missing !== undefined) {
+    const present = [...udp.keys()].map((column) => `${prefix}${column}`).join(' ');
+    throw new ProcFormatError(file, 0, field, present, `no ${prefix}${missing} counter, which every kernel since 2.6.18 writes`);
+  }
   return udp;
 }
 

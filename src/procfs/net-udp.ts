@@ -122,9 +122,10 @@ export async function readNetUdp6(net: NetDirectory, options: ReadNetUdpOptions)
 
 async function readTable(net: NetDirectory, name: string, family: IpFamily, options: ReadNetUdpOptions): Promise<UdpSocket[]> {
   const file = `${net.path}/${name}`;
-  const bytes = await net.procfs.read(file, { deadline: options.deadline });
-  // Parsed at once: the buffer is reused by the next read of the same file.
-  return parseNetUdp(bytes, { file, family, byteOrder: endianness(), ...(options.include === undefined ? {} : { include: options.include }) });
+  const parser = new NetUdpParser({ file, family, byteOrder: endianness(), ...(options.include === undefined ? {} : { include: options.include }) });
+  // Parsed as it is read: memory stays at one chunk and the sockets kept, whatever the table's size.
+  await net.procfs.stream(file, { deadline: options.deadline }, (chunk) => parser.feed(chunk));
+  return parser.finish();
 }
 
 /**
@@ -133,54 +134,119 @@ async function readTable(net: NetDirectory, name: string, family: IpFamily, opti
  * the listener someone alerts on.
  */
 export function parseNetUdp(bytes: Uint8Array, options: ParseNetUdpOptions): UdpSocket[] {
-  return new NetUdpScanner(bytes, options).scan();
+  const parser = new NetUdpParser(options);
+  parser.feed(bytes);
+  return parser.finish();
 }
 
-class NetUdpScanner {
-  private readonly bytes: Uint8Array;
+/**
+ * A line is at most this long: a socket line is about 170 bytes in udp6, and columns a newer
+ * kernel appends are tolerated; a "line" past this is not the kernel's, and is not buffered.
+ */
+const MAX_LINE_BYTES = 4096;
+
+/**
+ * The same parser fed the file chunk by chunk, as it is read: the complete lines of each chunk
+ * are parsed at once, a line cut at the chunk's end is carried to the next, and a chunk is not
+ * kept after feed() returns. The result is the same as parseNetUdp's on the whole file.
+ */
+export class NetUdpParser {
   private readonly options: ParseNetUdpOptions;
   private readonly addressDigits: number;
   private readonly tokenStart = new Int32Array(FIELD_COUNT);
   private readonly tokenEnd = new Int32Array(FIELD_COUNT);
+  private readonly sockets: UdpSocket[] = [];
+  /** The text the current line is read from: a chunk, or a line joined across two. */
+  private bytes: Uint8Array = new Uint8Array(0);
+  /** The start of a line the previous chunks cut, copied. */
+  private carry: Buffer = Buffer.alloc(0);
   private lineNumber = 0;
+  private headerSeen = false;
 
-  constructor(bytes: Uint8Array, options: ParseNetUdpOptions) {
-    this.bytes = bytes;
+  constructor(options: ParseNetUdpOptions) {
     this.options = options;
     this.addressDigits = options.family === 'ipv4' ? 8 : 32;
   }
 
-  scan(): UdpSocket[] {
-    const { bytes } = this;
-    const sockets: UdpSocket[] = [];
-    let position = this.checkHeader();
-    while (position < bytes.length) {
-      this.lineNumber++;
-      const lineEnd = bytes.indexOf(NEWLINE, position);
-      if (lineEnd < 0) {
-        this.fail('end of line', position, bytes.length, 'line has no newline: the file was cut short');
+  feed(chunk: Uint8Array): void {
+    let position = 0;
+    if (this.carry.length > 0) {
+      const newline = chunk.indexOf(NEWLINE);
+      if (newline < 0) {
+        this.keep(chunk, 0);
+        return;
       }
-      this.tokenize(position, lineEnd);
-      position = lineEnd + 1;
-
-      const localPort = this.portOf(F_LOCAL);
-      const state = this.hexField(F_STATE, this.tokenStart[F_STATE]!, this.tokenEnd[F_STATE]!, 2);
-      if (this.options.include !== undefined && !this.options.include(localPort, state)) continue;
-      sockets.push(this.decode(localPort, state));
+      const line = Buffer.concat([this.carry, chunk.subarray(0, newline + 1)]);
+      this.carry = Buffer.alloc(0);
+      this.bytes = line;
+      this.line(0, line.length - 1);
+      position = newline + 1;
     }
-    return sockets;
+    this.bytes = chunk;
+    while (position < chunk.length) {
+      const lineEnd = chunk.indexOf(NEWLINE, position);
+      if (lineEnd < 0) {
+        this.keep(chunk, position);
+        break;
+      }
+      this.line(position, lineEnd);
+      position = lineEnd + 1;
+    }
+    // The chunk's buffer is the reader's to fill again.
+    this.bytes = this.carry;
   }
 
-  /** Returns the offset after the header line. */
-  private checkHeader(): number {
-    const { bytes } = this;
-    this.lineNumber = 1;
-    const headerEnd = bytes.indexOf(NEWLINE);
-    const header = Buffer.from(bytes.buffer, bytes.byteOffset, headerEnd < 0 ? bytes.length : headerEnd).toString('latin1');
-    if (headerEnd < 0 || !/^\s*sl\s+local_address\s/.test(header)) {
-      throw new ProcFormatError(this.options.file, 1, 'header', header, 'expected the header line "sl local_address ..."');
+  /** The sockets the include filter wanted; throws when the file ended inside a line. */
+  finish(): UdpSocket[] {
+    if (!this.headerSeen) {
+      this.bytes = this.carry;
+      this.lineNumber = 1;
+      this.failHeader(0, this.carry.length);
     }
-    return headerEnd + 1;
+    if (this.carry.length > 0) {
+      this.bytes = this.carry;
+      this.lineNumber++;
+      this.fail('end of line', 0, this.carry.length, 'line has no newline: the file was cut short');
+    }
+    return this.sockets;
+  }
+
+  /** Keeps the cut line starting at `start` for the next chunk. */
+  private keep(chunk: Uint8Array, start: number): void {
+    this.carry = Buffer.concat([this.carry, chunk.subarray(start)]);
+    if (this.carry.length > MAX_LINE_BYTES) {
+      this.bytes = this.carry;
+      this.lineNumber++;
+      this.failLongLine(0);
+    }
+  }
+
+  /** The line [start, end) of this.bytes, end being its newline. */
+  private line(start: number, end: number): void {
+    this.lineNumber++;
+    // Refused whether it came in one chunk or several, so that chunking never changes the result.
+    if (end - start > MAX_LINE_BYTES) this.failLongLine(start);
+    if (!this.headerSeen) {
+      const header = Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, end - start).toString('latin1');
+      if (!/^\s*sl\s+local_address\s/.test(header)) this.failHeader(start, end);
+      this.headerSeen = true;
+      return;
+    }
+    this.tokenize(start, end);
+    const localPort = this.portOf(F_LOCAL);
+    const state = this.hexField(F_STATE, this.tokenStart[F_STATE]!, this.tokenEnd[F_STATE]!, 2);
+    if (this.options.include !== undefined && !this.options.include(localPort, state)) return;
+    this.sockets.push(this.decode(localPort, state));
+  }
+
+  private failLongLine(start: number): never {
+    const field = this.headerSeen ? FIELD_NAMES[0] : 'header';
+    this.fail(field, start, start + 40, `line longer than ${MAX_LINE_BYTES} bytes`);
+  }
+
+  private failHeader(start: number, end: number): never {
+    const header = Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, end - start).toString('latin1');
+    throw new ProcFormatError(this.options.file, 1, 'header', header, 'expected the header line "sl local_address ..."');
   }
 
   /**

@@ -8,18 +8,21 @@ import { open, readdir, readlink, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { remainingMs } from '../async.js';
-import { ProcReadError, toProcReadError } from './errors.js';
+import { remainingMs, settledBy } from '../async.js';
+import { ProcFormatError, ProcReadError, toProcReadError } from './errors.js';
 
-/** /proc/net/udp with 100,000 sockets is about 13 MB; anything far larger is not procfs. */
+/**
+ * /proc/net/udp with 100,000 sockets is about 13 MB; anything far larger is not procfs. Files
+ * are streamed, so this bounds the time spent on one, not the memory.
+ */
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
-/** Most procfs files fit one page; a socket table grows its buffer once and is then remembered. */
+/** Most procfs files fit one page: a file not read before starts with a chunk this size. */
 const INITIAL_READ_BYTES = 4096;
 /**
- * Files at least this large keep their buffer from one read to the next: at 10,000 sockets the
- * tables are over a megabyte each, and a fresh one per scrape only feeds the allocator.
+ * The largest chunk a file is read and handed over in. A socket table is parsed chunk by chunk
+ * as it is read (net-udp.ts), so a table of any size costs this much buffer, not its size.
  */
-const REUSE_BUFFER_BYTES = 256 * 1024;
+const CHUNK_BYTES = 256 * 1024;
 /** statfs(2) f_type of procfs (linux/magic.h). */
 const PROC_SUPER_MAGIC = 0x9fa0;
 /** A read of a procfs file blocks the event loop for at most about this long at a time. */
@@ -29,6 +32,13 @@ const PROCFS_SLICE_MS = 5;
  * this many files: per-process files such as <pid>/comm come and go with their processes.
  */
 const MAX_REMEMBERED_FILES = 4096;
+
+/**
+ * Receives a file's bytes in order, chunk by chunk. A chunk is valid only during the call: the
+ * reader fills the same buffer again. A ProcFormatError the consumer throws ends the read as it
+ * is (the file is malformed); anything else it throws, as a ProcReadError.
+ */
+export type ChunkConsumer = (chunk: Buffer) => void;
 
 export interface ReadOptions {
   /**
@@ -57,10 +67,13 @@ export interface NetDirectory {
 export class ProcFs {
   readonly root: string;
   /** Reads that passed their deadline and have not settled yet, by absolute path. */
-  private readonly stuckReads = new Set<string>();
+  private readonly stuckReads = new Map<string, Promise<unknown>>();
   private readonly lastSizes = new Map<string, number>();
-  /** Buffers kept for large files between reads (see REUSE_BUFFER_BYTES). */
-  private readonly keptBuffers = new Map<string, Buffer>();
+  /**
+   * The chunk buffer of every read on procfs: such reads fill it and hand it over without
+   * yielding in between (see readOnProcfs), so one buffer serves them all.
+   */
+  private procfsChunk: Buffer | undefined;
   /** Whether each file lives on procfs (then read with synchronous calls, see readOnProcfs). */
   private readonly onProcfs = new Map<string, boolean>();
 
@@ -68,9 +81,19 @@ export class ProcFs {
     this.root = path.resolve(root);
   }
 
-  /** Files whose read passed its deadline and is still blocked in the kernel. */
+  /** Files whose read passed its deadline and has not returned yet. */
   stuckFiles(): string[] {
-    return [...this.stuckReads];
+    return [...this.stuckReads.keys()];
+  }
+
+  /**
+   * Waits until every read that passed its deadline has returned, or until `deadline`, and
+   * resolves with the files whose read is still in the kernel then. A read that was merely slow
+   * returns meanwhile; only one that has not is really blocked.
+   */
+  async settleStuckReads(deadline: number): Promise<string[]> {
+    await settledBy(Promise.allSettled(this.stuckReads.values()), deadline);
+    return this.stuckFiles();
   }
 
   /** Absolute path of a file below the root, e.g. `path('1', 'net', 'udp')`. */
@@ -84,45 +107,57 @@ export class ProcFs {
   }
 
   /**
-   * Reads a whole procfs file. Opened non-blocking and checked to be a regular file, so a FIFO
-   * or device planted under the root fails at once instead of blocking a thread. A read that
-   * cannot finish within the deadline (a hung mount) is abandoned, and no new read of the same
-   * file is started while it is still stuck: Node has only four threads for file I/O and each
-   * stuck read holds one. A file on procfs itself, which cannot hang that way, is read with
-   * synchronous calls instead (see readOnProcfs).
-   *
-   * The bytes are valid until the next read of the same file: a large file on procfs is read
-   * into the same buffer every time. Every caller parses them before it reads the file again.
+   * Reads a whole procfs file, for a small one: the bytes are copied out of the chunk buffers.
+   * A socket table is streamed instead (stream).
    */
   async read(file: string, options: ReadOptions): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    await this.stream(file, options, (chunk) => chunks.push(Buffer.from(chunk)));
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  }
+
+  /**
+   * Reads a whole procfs file and hands it to `consume` chunk by chunk. Opened non-blocking and
+   * checked to be a regular file, so a FIFO or device planted under the root fails at once
+   * instead of blocking a thread. A read that cannot finish within the deadline (a hung mount)
+   * is abandoned: `consume` is not called again, and no new read of the same file is started
+   * while it is still stuck, since Node has only four threads for file I/O and each stuck read
+   * holds one. A file on procfs itself, which cannot hang that way, is read with synchronous
+   * calls instead (see readOnProcfs).
+   */
+  async stream(file: string, options: ReadOptions, consume: ChunkConsumer): Promise<void> {
     if (this.stuckReads.has(file)) {
       throw new ProcReadError(file, 'still_stuck', 'an earlier read has not returned yet; not starting another');
     }
     const { deadline } = options;
     const onProcfs = this.onProcfs.get(file);
-    if (onProcfs === true) return this.readOnProcfs(file, deadline);
+    if (onProcfs === true) return this.readOnProcfs(file, deadline, consume);
+    const abandoned = { value: false };
     // Until statfs has answered, that answer is awaited under the deadline too: on a hung
     // mount statfs hangs like read does.
     const reading =
       onProcfs === false
-        ? this.readWhole(file)
-        : this.checkOnProcfs(file).then((procfs) => (procfs ? this.readOnProcfs(file, deadline) : this.readWhole(file)));
-    return this.withDeadline(file, reading, deadline);
+        ? this.readThroughThreads(file, consume, abandoned)
+        : this.checkOnProcfs(file).then((procfs) => (procfs ? this.readOnProcfs(file, deadline, consume) : this.readThroughThreads(file, consume, abandoned)));
+    return this.withDeadline(file, reading, deadline, abandoned);
   }
 
   /**
    * Abandons `reading` at the deadline, and marks the file stuck until it settles, so that
    * no new read of it is started on top of one still blocked in the kernel.
    */
-  private async withDeadline(file: string, reading: Promise<Buffer>, deadline: number): Promise<Buffer> {
+  private async withDeadline(file: string, reading: Promise<void>, deadline: number, abandoned: { value: boolean }): Promise<void> {
     const deadlineMs = Math.round(remainingMs(deadline));
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        this.stuckReads.add(file);
-        reading.then(
-          () => this.stuckReads.delete(file),
-          () => this.stuckReads.delete(file),
+        abandoned.value = true;
+        this.stuckReads.set(
+          file,
+          reading.then(
+            () => this.stuckReads.delete(file),
+            () => this.stuckReads.delete(file),
+          ),
         );
         reject(new ProcReadError(file, 'timeout', `read did not finish within ${deadlineMs} ms`));
       }, deadlineMs);
@@ -188,9 +223,10 @@ export class ProcFs {
    * through the thread pool, each is a round trip between threads, and together they cost
    * about 20% more CPU and wall time than the kernel's own work. Reading procfs cannot hang
    * the way a network mount can, so the deadline is checked between slices instead of raced;
-   * scrapes arriving meanwhile still join this read, as the event loop keeps turning.
+   * scrapes arriving meanwhile still join this read, as the event loop keeps turning. Each chunk
+   * is handed over before the loop yields, so every such read shares one chunk buffer.
    */
-  private async readOnProcfs(file: string, deadline: number): Promise<Buffer> {
+  private async readOnProcfs(file: string, deadline: number, consume: ChunkConsumer): Promise<void> {
     // Scrapes that arrive together with the one that started this read are still waiting in
     // the event loop. A small table is read within one slice, so without a turn of the loop
     // before and after it each of them would start a read of its own once this one is done.
@@ -201,53 +237,50 @@ export class ProcFs {
     } catch (error) {
       throw toProcReadError(file, error);
     }
-    let bytes: Buffer;
     try {
       if (!fstatSync(fd).isFile()) {
         throw new ProcReadError(file, 'not_regular_file', 'not a regular file');
       }
-      let buffer = this.bufferFor(file, true);
+      this.procfsChunk ??= Buffer.allocUnsafe(CHUNK_BYTES);
+      const chunk = this.procfsChunk;
+      let total = 0;
       let length = 0;
       let sliceStart = performance.now();
       for (;;) {
-        if (length === buffer.length) buffer = grow(file, buffer, length);
-        const bytesRead = readSync(fd, buffer, length, buffer.length - length, null);
-        if (bytesRead === 0) break;
+        const bytesRead = readSync(fd, chunk, length, chunk.length - length, null);
         length += bytesRead;
-        if (performance.now() - sliceStart >= PROCFS_SLICE_MS) {
+        const sliceOver = performance.now() - sliceStart >= PROCFS_SLICE_MS;
+        // Handed over when full, at the end, and before every yield (another read's turn
+        // fills the same buffer).
+        if (length > 0 && (bytesRead === 0 || length === chunk.length || sliceOver)) {
+          total = checkSize(file, total, length);
+          consume(chunk.subarray(0, length));
+          length = 0;
+        }
+        if (bytesRead === 0) break;
+        if (sliceOver) {
           await yieldToEventLoop();
           sliceStart = performance.now();
           if (sliceStart > deadline) {
-            throw new ProcReadError(file, 'timeout', `read did not finish within its deadline (${length} bytes read)`);
+            throw new ProcReadError(file, 'timeout', `read did not finish within its deadline (${total} bytes read)`);
           }
         }
       }
-      remember(this.lastSizes, file, length);
-      if (length >= REUSE_BUFFER_BYTES) remember(this.keptBuffers, file, buffer);
-      else this.keptBuffers.delete(file);
-      bytes = buffer.subarray(0, length);
     } catch (error) {
-      throw toProcReadError(file, error);
+      throw asReadFailure(file, error);
     } finally {
       closeSync(fd);
     }
     await yieldToEventLoop();
-    return bytes;
   }
 
   /**
-   * A buffer for reading the file whole in one go: the kept one of a large file if it still has
-   * room to spare, or a new one of the last size seen plus an eighth (a table that grew a little
-   * still fits), or one page for a file not read before.
+   * A file elsewhere (a relocated HOST_PROC on another filesystem, a mount that may hang) is
+   * read through the thread pool, into a buffer of its own: a read abandoned at its deadline
+   * may still write into it. Its chunks are as large as the file was last time, up to
+   * CHUNK_BYTES, so a small file takes one read.
    */
-  private bufferFor(file: string, reuse: boolean): Buffer {
-    const last = this.lastSizes.get(file);
-    const wanted = last === undefined ? INITIAL_READ_BYTES : last + Math.max(INITIAL_READ_BYTES, last >>> 3);
-    const kept = reuse ? this.keptBuffers.get(file) : undefined;
-    return kept !== undefined && kept.length >= wanted ? kept : Buffer.allocUnsafe(wanted);
-  }
-
-  private async readWhole(file: string): Promise<Buffer> {
+  private async readThroughThreads(file: string, consume: ChunkConsumer, abandoned: { readonly value: boolean }): Promise<void> {
     let handle;
     try {
       handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -259,32 +292,33 @@ export class ProcFs {
       if (!stat.isFile()) {
         throw new ProcReadError(file, 'not_regular_file', 'not a regular file');
       }
-      // Never a kept buffer: a read abandoned at its deadline may still write into this one.
-      let buffer = this.bufferFor(file, false);
-      let length = 0;
+      const last = this.lastSizes.get(file);
+      const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, last === undefined ? INITIAL_READ_BYTES : last + Math.max(INITIAL_READ_BYTES, last >>> 3)));
+      let total = 0;
       for (;;) {
-        if (length === buffer.length) buffer = grow(file, buffer, length);
-        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-        if (bytesRead === 0) break;
-        length += bytesRead;
+        const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+        if (abandoned.value || bytesRead === 0) break;
+        total = checkSize(file, total, bytesRead);
+        consume(chunk.subarray(0, bytesRead));
       }
-      remember(this.lastSizes, file, length);
-      return buffer.subarray(0, length);
+      remember(this.lastSizes, file, total);
     } catch (error) {
-      throw toProcReadError(file, error);
+      throw asReadFailure(file, error);
     } finally {
       await handle.close().catch(() => undefined);
     }
   }
 }
 
-function grow(file: string, buffer: Buffer, length: number): Buffer {
-  if (buffer.length >= MAX_FILE_BYTES) {
-    throw new ProcReadError(file, 'too_large', `larger than ${MAX_FILE_BYTES} bytes`);
-  }
-  const grown = Buffer.allocUnsafe(Math.min(buffer.length * 2, MAX_FILE_BYTES));
-  buffer.copy(grown, 0, 0, length);
-  return grown;
+/** The bytes read so far, refusing a file past MAX_FILE_BYTES. */
+function checkSize(file: string, total: number, more: number): number {
+  if (total + more > MAX_FILE_BYTES) throw new ProcReadError(file, 'too_large', `larger than ${MAX_FILE_BYTES} bytes`);
+  return total + more;
+}
+
+/** A consumer's ProcFormatError passes as it is; anything else becomes a ProcReadError. */
+function asReadFailure(file: string, error: unknown): Error {
+  return error instanceof ProcFormatError ? error : toProcReadError(file, error);
 }
 
 function remember<V>(memory: Map<string, V>, file: string, value: V): void {

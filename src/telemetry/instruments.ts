@@ -8,6 +8,7 @@ import type { SnapshotSource } from '../collection/snapshot.js';
 import type { WatchedPort } from '../config/ports.js';
 import { METRICS, type MetricDefinition } from './metrics.js';
 import { Observations } from './observations.js';
+import type { ReloadState } from '../http/web-config-reloader.js';
 import type { ExportCounts } from './otlp.js';
 import { StaleSeriesPruner } from './stale-series.js';
 import { CollectionViewBuilder } from './view.js';
@@ -19,6 +20,8 @@ export interface InstrumentOptions {
   readonly ports: readonly WatchedPort[];
   /** OTLP export results, when OTLP is on. */
   readonly otlpResults: (() => ExportCounts) | undefined;
+  /** How the last reload of the web configuration went, when one is served. */
+  readonly webConfigReload?: (() => ReloadState) | undefined;
 }
 
 /**
@@ -30,6 +33,7 @@ export const CARDINALITY_LIMIT = 50_000;
 export class ExporterInstruments {
   private readonly source: SnapshotSource;
   private readonly otlpResults: (() => ExportCounts) | undefined;
+  private readonly webConfigReload: (() => ReloadState) | undefined;
   private readonly instruments: readonly (readonly [MetricDefinition, Observable])[];
   private readonly views: CollectionViewBuilder;
   private readonly pruner: StaleSeriesPruner;
@@ -38,6 +42,7 @@ export class ExporterInstruments {
     const { meter } = options;
     this.source = options.source;
     this.otlpResults = options.otlpResults;
+    this.webConfigReload = options.webConfigReload;
     this.views = new CollectionViewBuilder(options.ports);
     this.instruments = METRICS.map((metric) => [metric, createInstrument(meter, metric)] as const);
     const all = this.instruments.map(([, instrument]) => instrument);
@@ -51,6 +56,7 @@ export class ExporterInstruments {
       collections: this.source.collections,
       failureCounts: this.source.failureCounts,
       otlp: this.otlpResults?.(),
+      webConfigReload: this.webConfigReload?.(),
     });
     const observations = new Observations();
     for (const [metric, instrument] of this.instruments) {

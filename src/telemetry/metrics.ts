@@ -304,4 +304,25 @@ export const METRICS: readonly MetricDefinition[] = [
     readmeNote: 'Only with `otlp` on.',
     observe: single((view) => view.otlp?.failures),
   },
+  {
+    name: 'udp.listener.exporter.config.last_reload_successful',
+    prometheusName: 'udp_listener_exporter_config_last_reload_successful',
+    kind: 'gauge',
+    unit: '',
+    description:
+      'Whether the last reload of the web configuration file (SIGHUP, or a changed file) succeeded: 1 or 0. At 0 the previous configuration is still serving.',
+    labels: '',
+    readmeNote: 'Only with `UDP_LISTENER_WEB_CONFIG_FILE`. As Prometheus\'s own `prometheus_config_last_reload_successful`.',
+    observe: single((view) => (view.webConfigReload === undefined ? undefined : view.webConfigReload.lastReloadSuccessful ? 1 : 0)),
+  },
+  {
+    name: 'udp.listener.exporter.config.last_reload_success_timestamp.seconds',
+    prometheusName: 'udp_listener_exporter_config_last_reload_success_timestamp_seconds',
+    kind: 'gauge',
+    unit: 's',
+    description: 'When the web configuration file was last loaded successfully, at start-up or by a reload, in seconds since the Unix epoch.',
+    labels: '',
+    readmeNote: 'Only with `UDP_LISTENER_WEB_CONFIG_FILE`.',
+    observe: single((view) => view.webConfigReload?.lastSuccessSeconds),
+  },
 ];

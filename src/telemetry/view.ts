@@ -23,6 +23,7 @@ import {
   ATTR_PROCESS_PID,
 } from './names.js';
 import { AttributesCache } from './observations.js';
+import type { ReloadState } from '../http/web-config-reloader.js';
 import type { ExportCounts } from './otlp.js';
 
 /** A reported port of one namespace. */
@@ -63,6 +64,8 @@ export interface CollectionView {
   readonly unreadableProcesses: readonly CountRow[];
   /** OTLP on only. */
   readonly otlp: ExportCounts | undefined;
+  /** With a web configuration file only. */
+  readonly webConfigReload: ReloadState | undefined;
 }
 
 /** What a view is built from besides the snapshot. */
@@ -70,6 +73,7 @@ export interface CollectionTotals {
   readonly collections: number;
   readonly failureCounts: ReadonlyMap<string, FailureCount>;
   readonly otlp: ExportCounts | undefined;
+  readonly webConfigReload: ReloadState | undefined;
 }
 
 export const NO_ATTRIBUTES: Attributes = Object.freeze({});
@@ -114,6 +118,7 @@ export class CollectionViewBuilder {
         ...(snapshot.namespaceUnreadableProcesses === undefined ? [] : [{ attributes: this.lookupAttributes('namespaces'), value: snapshot.namespaceUnreadableProcesses }]),
       ],
       otlp: totals.otlp,
+      webConfigReload: totals.webConfigReload,
     };
     this.attributes.endRound();
     return view;

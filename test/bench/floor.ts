@@ -4,8 +4,9 @@
  *
  * - `readFileSequential`: fs.promises.readFile of udp, then of udp6. This is what "reading
  *   the files" means, and every ratio the benchmark prints is against it.
- * - `serviceReadPath`: the service's own reader (src/procfs/procfs.ts ProcFs.read), both
- *   files started together as src/collection/snapshot.ts starts them.
+ * - `serviceReadPath`: the service's own reader (src/procfs/procfs.ts ProcFs.stream, chunk by
+ *   chunk, here without a parser), both files started together as src/collection/snapshot.ts
+ *   starts them.
  */
 import { readFile } from 'node:fs/promises';
 import { deadlineIn } from '../../src/async.js';
@@ -25,8 +26,15 @@ export async function readFileSequential(files: TableFiles): Promise<number> {
 
 export function serviceReader(procRoot: string): (files: TableFiles) => Promise<number> {
   const procfs = new ProcFs(procRoot);
+  const bytesOf = async (file: string): Promise<number> => {
+    let bytes = 0;
+    await procfs.stream(file, { deadline: deadlineIn(5000) }, (chunk) => {
+      bytes += chunk.length;
+    });
+    return bytes;
+  };
   return async (files) => {
-    const [udp, udp6] = await Promise.all([procfs.read(files.udp, { deadline: deadlineIn(5000) }), procfs.read(files.udp6, { deadline: deadlineIn(5000) })]);
-    return udp.length + udp6.length;
+    const [udp, udp6] = await Promise.all([bytesOf(files.udp), bytesOf(files.udp6)]);
+    return udp + udp6;
   };
 }

@@ -18,9 +18,12 @@ import { createTelemetryPipeline, type TelemetryPipeline } from '../../src/telem
 import type { PrometheusEndpoint } from '../../src/telemetry/prometheus.js';
 
 export interface Phases {
-  /** Time during which at least one ProcFs.read was in flight (reads overlap). */
+  /**
+   * Time during which at least one ProcFs read was in flight (reads overlap). The socket tables
+   * are parsed as they are read (ProcFs.stream), so their parsing is in here.
+   */
   readonly readMs: number;
-  /** The snapshot beyond the reads: parsing, aggregating by port, finding owners (cached). */
+  /** The snapshot beyond the reads: aggregating by port, finding owners (cached), small parsers. */
   readonly parseAndAggregateMs: number;
   /** reader.collect() beyond the snapshot: the batch callback, pruning, the SDK's storage. */
   readonly sdkCollectMs: number;
@@ -58,6 +61,15 @@ export class InProcessPipeline {
       const started = performance.now();
       try {
         return await read(file, options);
+      } finally {
+        this.readSpans.push([started, performance.now()]);
+      }
+    };
+    const stream = procfs.stream.bind(procfs);
+    procfs.stream = async (file, options, consume) => {
+      const started = performance.now();
+      try {
+        return await stream(file, options, consume);
       } finally {
         this.readSpans.push([started, performance.now()]);
       }

@@ -113,8 +113,15 @@ export class Population {
    * Opens the whole population; rejects (after closing what was opened) if any socket fails.
    * Listeners take ports in `listenerPorts`, which must have room for a tenth of `total`.
    */
-  static async open(total: number, listenerPorts: readonly [number, number] = LISTENER_PORTS): Promise<Population> {
-    const { specs, shape } = planPopulation(total);
+  static open(total: number, listenerPorts: readonly [number, number] = LISTENER_PORTS): Promise<Population> {
+    return Population.openPlan(planPopulation(total), listenerPorts);
+  }
+
+  /** Opens a population planned otherwise (memory.ts spreads one over many addresses). */
+  static async openPlan(
+    { specs, shape }: { readonly specs: readonly SocketSpec[]; readonly shape: PopulationShape },
+    listenerPorts: readonly [number, number] = LISTENER_PORTS,
+  ): Promise<Population> {
     const shards: SocketSpec[][] = [];
     for (let i = 0; i < specs.length; i += SOCKETS_PER_HOLDER) shards.push(specs.slice(i, i + SOCKETS_PER_HOLDER));
     const [low, high] = listenerPorts;

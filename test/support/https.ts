@@ -1,6 +1,7 @@
 /** Real HTTP(S) requests with the knobs fetch() lacks: a CA, a client certificate, basic auth. */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 
 export interface RequestOptions {
   readonly method?: string;
@@ -17,6 +18,8 @@ export interface Response {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly body: Buffer;
+  /** HTTPS: the SHA-256 fingerprint of the certificate the server presented. */
+  readonly peerFingerprint: string | undefined;
 }
 
 export function get(url: string, options: RequestOptions = {}): Promise<Response> {
@@ -39,7 +42,8 @@ export function get(url: string, options: RequestOptions = {}): Promise<Response
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks) }));
+        const peerFingerprint = target.protocol === 'https:' ? (response.socket as TLSSocket).getPeerCertificate().fingerprint256 : undefined;
+        response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks), peerFingerprint }));
         response.on('error', reject);
       },
     );

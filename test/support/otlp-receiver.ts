@@ -100,20 +100,22 @@ export class OtlpReceiver {
     this.baseUrl = `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
-  static async start(options: { transport: OtlpTransport; behaviour?: Behaviour; tls?: ReceiverTls }): Promise<OtlpReceiver> {
+  /** `port`: a chosen one, e.g. where the service has been failing to connect; default any free one. */
+  static async start(options: { transport: OtlpTransport; behaviour?: Behaviour; tls?: ReceiverTls; port?: number }): Promise<OtlpReceiver> {
+    const port = options.port ?? 0;
     const { tls } = options;
     const tlsOptions = tls === undefined ? undefined : { cert: tls.cert, key: tls.key, ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }) };
     const behaviour = options.behaviour ?? (() => 'ok');
     const scheme = tls === undefined ? 'http' : 'https';
     if (options.transport === 'http') {
       const server = tlsOptions === undefined ? http.createServer() : https.createServer(tlsOptions);
-      const receiver = new OtlpReceiver(options.transport, await listening(server), behaviour, scheme);
+      const receiver = new OtlpReceiver(options.transport, await listening(server, port), behaviour, scheme);
       server.on('connection', (socket: Socket) => receiver.track(socket));
       server.on('request', (req, res) => receiver.onHttpRequest(req, res));
       return receiver;
     }
     const server = tlsOptions === undefined ? http2.createServer() : http2.createSecureServer(tlsOptions);
-    const receiver = new OtlpReceiver(options.transport, await listening(server), behaviour, scheme);
+    const receiver = new OtlpReceiver(options.transport, await listening(server, port), behaviour, scheme);
     server.on('session', (session) => receiver.track(session));
     server.on('stream', (stream, headers) => receiver.onGrpcStream(stream, headers));
     return receiver;
@@ -403,8 +405,8 @@ function sendGrpcStatus(stream: http2.ServerHttp2Stream, status: number, message
   );
 }
 
-async function listening<S extends http.Server | https.Server | http2.Http2Server | http2.Http2SecureServer>(server: S): Promise<S> {
-  server.listen(0, '127.0.0.1');
+async function listening<S extends http.Server | https.Server | http2.Http2Server | http2.Http2SecureServer>(server: S, port: number): Promise<S> {
+  server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   return server;
 }

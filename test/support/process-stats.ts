@@ -1,6 +1,6 @@
 /** CPU time and memory of another process, from /proc/<pid>/stat and /proc/<pid>/status. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of utime/stime (USER_HZ); 100 on every common Linux build. */
 export function clockTicksPerSecond(): number {
@@ -56,4 +56,21 @@ export function machineTicks(): MachineTicks {
   const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
   const busy = user! + nice! + system! + irq! + softirq! + (steal ?? 0);
   return { busy, total: busy + idle! + iowait! };
+}
+
+/**
+ * How many threads of a process wait for a FUSE filesystem's answer right now (the kernel
+ * function they sleep in, /proc/<pid>/task/<tid>/wchan, is FUSE's request_wait_answer), whatever
+ * the call: open, statfs, read. Needs ptrace access to the process (the same user, or root).
+ */
+export function threadsWaitingOnFuse(pid: number): number {
+  let count = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      if (readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'latin1') === 'request_wait_answer') count++;
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return count;
 }

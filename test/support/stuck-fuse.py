@@ -5,6 +5,8 @@ Usage: stuck-fuse.py SOURCE MOUNTPOINT [--single-thread]
 Commands on stdin, one per line; each is answered with one JSON line on stdout:
   block PATH    reads of PATH (relative, e.g. 1/net/udp) wait from now on
   release PATH  waiting and future reads of PATH go through
+  slow PATH MS  from now on, the first read(2) of each opening of PATH (at offset 0) answers
+                after MS milliseconds: a slow read, which returns, unlike a blocked one
   count PATH    how many reads of PATH have started so far
   hold PATH     a thread of this helper reads PATH (block it first). With --single-thread that
                 occupies the filesystem's only thread, so every other request waits unanswered
@@ -19,6 +21,7 @@ import os
 import stat
 import sys
 import threading
+import time
 
 from fusepy import FUSE, FuseOSError, Operations
 
@@ -31,6 +34,7 @@ class StuckTree(Operations):
         self.mountpoint = mountpoint
         self.lock = threading.Lock()
         self.gates = {}
+        self.delays = {}
         self.reads = {}
 
     def _real(self, path):
@@ -63,8 +67,11 @@ class StuckTree(Operations):
         with self.lock:
             self.reads[path] = self.reads.get(path, 0) + 1
             gate = self.gates.get(path)
+            delay = self.delays.get(path, 0) if offset == 0 else 0
         if gate is not None:
             gate.wait()
+        if delay > 0:
+            time.sleep(delay)
         with open(self._real(path), 'rb') as f:
             f.seek(offset)
             return f.read(size)
@@ -79,6 +86,11 @@ def serve_commands(tree):
             reply = {'ok': True}
         elif op == 'release':
             tree.gate(relative).set()
+            reply = {'ok': True}
+        elif op == 'slow':
+            relative, _, ms = relative.rpartition(' ')
+            with tree.lock:
+                tree.delays['/' + relative.lstrip('/')] = int(ms) / 1000
             reply = {'ok': True}
         elif op == 'hold':
             target = os.path.join(tree.mountpoint, relative)
@@ -103,7 +115,6 @@ def main():
 
     def announce():
         # The mount is up once the mountpoint shows the source's entries.
-        import time
         for _ in range(200):
             if os.path.ismount(mountpoint):
                 print(json.dumps({'mounted': True}), flush=True)

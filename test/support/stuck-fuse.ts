@@ -1,7 +1,7 @@
 /**
  * A procfs tree on FUSE (stuck-fuse.py) whose reads of chosen files hang until released: a
  * really stuck read(2), the kind a dead network mount or a wedged driver gives, which a FIFO
- * (refused at open) cannot imitate.
+ * (refused at open) cannot imitate; or are merely slow, and return.
  */
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
@@ -81,6 +81,11 @@ export class StuckFuse {
 
   release(relative: string): Promise<unknown> {
     return this.command(`release ${relative}`);
+  }
+
+  /** From now on the first read(2) of each opening of `relative` answers after `ms`. */
+  slow(relative: string, ms: number): Promise<unknown> {
+    return this.command(`slow ${relative} ${ms}`);
   }
 
   /** Has the helper itself read `relative` (block it first): see stuck-fuse.py's hold. */
