@@ -32,6 +32,8 @@ export interface StartOptions {
   readonly mainScript?: string;
   /** A program run as it is instead of node with a script: the single executable, or an installed command. */
   readonly executable?: string;
+  /** The working directory (by default this process's). */
+  readonly cwd?: string;
   readonly startupTimeoutMs?: number;
   /** Flags on node's command line before the script, e.g. V8 flags the benchmark compares. */
   readonly nodeArgs?: readonly string[];
@@ -49,6 +51,7 @@ export async function startService(env: Record<string, string>, options: StartOp
   const child = spawn(command!, args, {
     env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
