@@ -18,7 +18,7 @@ export function requireRoot(t: TestContext, why: string): boolean {
 export const NOBODY = 65534;
 
 /** Runs a command as nobody with exactly these capabilities (setpriv, from util-linux). */
-function asNobody(capabilities: readonly string[]): string[] {
+export function asNobody(capabilities: readonly string[]): string[] {
   const caps = capabilities.map((c) => `+${c}`).join(',');
   return [
     'setpriv',
