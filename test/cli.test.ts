@@ -5,35 +5,21 @@
  * support/forbid-listening.ts), which the last test shows does catch the service listening.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { VARIABLES } from '../src/config/variables.js';
 import { METRICS } from '../src/telemetry/metrics.js';
+import { expectedVersionText, runCommand, type Outcome } from './support/artifact.js';
 import { MAIN_JS, REPO_ROOT } from './support/paths.js';
 
-const run = promisify(execFile);
 const FORBID_LISTENING = new URL('./support/forbid-listening.js', import.meta.url).href;
 /** A configuration the service refuses: whatever reads it exits 2. */
 const REFUSED_CONFIGURATION = { UDP_LISTENER_PORTS: '70000' };
 
-interface Outcome {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 describe('command line', () => {
-  async function runGuarded(args: readonly string[], configuration: Record<string, string>): Promise<Outcome> {
+  function runGuarded(args: readonly string[], configuration: Record<string, string>): Promise<Outcome> {
     const env = { PATH: process.env.PATH, OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...configuration };
-    try {
-      const { stdout, stderr } = await run(process.execPath, ['--import', FORBID_LISTENING, MAIN_JS, ...args], { env, timeout: 15_000 });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failed = error as { code: number; stdout: string; stderr: string };
-      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-    }
+    return runCommand(process.execPath, ['--import', FORBID_LISTENING, MAIN_JS, ...args], env);
   }
   const cli = (...args: string[]): Promise<Outcome> => runGuarded(args, REFUSED_CONFIGURATION);
 
@@ -56,7 +42,7 @@ describe('command line', () => {
     assert.equal(stderr, '');
     assert.equal(code, 0);
     const { version } = JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { version: string };
-    assert.equal(stdout, `udp-listener-exporter ${version}\nnode ${process.versions.node}\nopentelemetry-js sdk 2.12.0\n`);
+    assert.equal(stdout, expectedVersionText(version, process.versions.node));
   });
 
   const refused: readonly (readonly [readonly string[], string])[] = [
