@@ -17,6 +17,7 @@ const manifest = JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as
   private?: boolean;
   license?: string;
   engines?: { node?: string };
+  bin?: Record<string, string>;
   devDependencies: Record<string, string>;
 };
 
@@ -54,6 +55,7 @@ describe('the npm package', () => {
     assert.equal(manifest.private, undefined);
     assert.equal(manifest.license, 'Apache-2.0');
     assert.equal(manifest.engines?.node, '>=20.6.0');
+    assert.deepEqual(manifest.bin, { 'udp-listener-exporter': 'dist/src/main.js' });
   });
 
   it('the tarball holds the compiled service, otel/ and the README: no TypeScript, tests, source maps or build tooling', () => {
