@@ -49,6 +49,23 @@ const lazyRequires = {
   },
 };
 
+/**
+ * The netlink source (UDP_LISTENER_SOURCE=netlink) calls libc through koffi, whose native binding
+ * is a .node file beside its package: a single file cannot load it, so koffi is replaced by a
+ * module that says so when the source loads it (the service then refuses to start, naming the
+ * variable). The default procfs source needs no native code.
+ */
+const withoutNativeCode = {
+  name: 'without-native-code',
+  setup(build) {
+    build.onResolve({ filter: /^koffi$/ }, () => ({ path: 'koffi', namespace: 'without-native-code' }));
+    build.onLoad({ filter: /.*/, namespace: 'without-native-code' }, () => ({
+      contents: "throw new Error('the single executable carries no native code; the netlink source needs the npm package or the container image');",
+      loader: 'js',
+    }));
+  },
+};
+
 const work = mkdtempSync(path.join(tmpdir(), `${PROGRAM}-sea-`));
 try {
   const bundle = path.join(work, 'main.mjs');
@@ -59,7 +76,7 @@ try {
     platform: 'node',
     format: 'esm',
     target: `node${NEWEST_LTS}`,
-    plugins: [lazyRequires],
+    plugins: [lazyRequires, withoutNativeCode],
     // version.ts: there is no package.json beside the file.
     define: { BUNDLED_PACKAGE_VERSION: JSON.stringify(manifest.version) },
     // The bundled CommonJS dependencies (gRPC, protobufjs, the OpenTelemetry packages) require

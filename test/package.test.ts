@@ -90,6 +90,10 @@ describe('the npm package', () => {
     await assertServesRealListener({ executable: installed.bin }, { PATH: env().PATH! });
   });
 
+  it('the netlink source loads its native binding (koffi) from the install and serves a real listener', async () => {
+    await assertServesRealListener({ executable: installed.bin }, { PATH: env().PATH!, UDP_LISTENER_SOURCE: 'netlink' });
+  });
+
   it('serves every golden page byte for byte, as the checkout does', async () => {
     await assertServesGoldenPages({ executable: installed.bin }, { PATH: env().PATH! });
   });

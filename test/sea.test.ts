@@ -3,7 +3,8 @@
  * directory and run from there with an environment that has no node on PATH, so that nothing
  * outside the file can be what answers: the command line, /metrics byte for byte, OTLP over
  * each protocol (gRPC and protobuf bundled), and a web configuration with basic auth (YAML and
- * bcrypt, which the service loads only when used, bundled too).
+ * bcrypt, which the service loads only when used, bundled too). The netlink source, which needs
+ * koffi's native binding, is refused with a message saying so.
  *
  * Node builds the file with `node --build-sea`, which Node 25.5 brought; the file is built by the
  * newest LTS, which .ci/run's second pass runs. On older Nodes the test skips, saying so.
@@ -116,6 +117,13 @@ describe('the single executable', { timeout: 300_000 }, () => {
       }
     });
   }
+
+  it('refuses the netlink source, which needs native code, as a configuration error naming the variable (exit 2)', async (t) => {
+    if (!canBuild(t)) return;
+    const refused = await runCommand(executable, [], { ...NO_NODE, UDP_LISTENER_SOURCE: 'netlink', OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0' }, alone);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /msg="start-up failed" error="UDP_LISTENER_SOURCE: \\"netlink\\": .*the single executable carries no native code; the netlink source needs the npm package/);
+  });
 
   it('reads a web configuration file and checks basic auth (YAML and bcrypt bundled)', async (t) => {
     if (!canBuild(t)) return;
