@@ -1,4 +1,7 @@
-/** Runs the real service (dist/src/main.js) as a child process, the way a user starts it. */
+/**
+ * Runs the real service as a child process, the way a user starts it: dist/src/main.js by
+ * default, or an installed copy, or a program of its own (the single executable).
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { MAIN_JS } from './paths.js';
@@ -27,6 +30,10 @@ export interface StartOptions {
   readonly prefix?: readonly string[];
   /** Another copy of dist/src/main.js, e.g. laid out as an install or an image would. */
   readonly mainScript?: string;
+  /** A program run as it is instead of node with a script: the single executable, or an installed command. */
+  readonly executable?: string;
+  /** The working directory (by default this process's). */
+  readonly cwd?: string;
   readonly startupTimeoutMs?: number;
   /** Flags on node's command line before the script, e.g. V8 flags the benchmark compares. */
   readonly nodeArgs?: readonly string[];
@@ -39,10 +46,12 @@ export interface StartOptions {
 
 export async function startService(env: Record<string, string>, options: StartOptions = {}): Promise<ServiceProcess> {
   const startupTimeoutMs = options.startupTimeoutMs ?? 15_000;
-  const [command, ...args] = [...(options.prefix ?? []), process.execPath, ...(options.sourceMaps === false ? [] : ['--enable-source-maps']), ...(options.nodeArgs ?? []), options.mainScript ?? MAIN_JS];
+  const program = options.executable !== undefined ? [options.executable] : [process.execPath, ...(options.sourceMaps === false ? [] : ['--enable-source-maps']), ...(options.nodeArgs ?? []), options.mainScript ?? MAIN_JS];
+  const [command, ...args] = [...(options.prefix ?? []), ...program];
   const child = spawn(command!, args, {
     env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
