@@ -10,7 +10,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import type { CheckReport } from '../src/check/evaluate.js';
 import { requireRoot } from './support/privileges.js';
 import { procTree } from './support/proc-tree.js';
-import { runCommand, startCommand, type CommandOutcome } from './support/service.js';
+import { runMain, startMain, type MainOutcome } from './support/service.js';
 import { NON_EPHEMERAL, SocketHolder, type HeldSocket } from './support/sockets.js';
 import { StuckFuse } from './support/stuck-fuse.js';
 import { findTool, requireTool } from './support/tools.js';
@@ -47,11 +47,11 @@ async function floodedSocket(h: SocketHolder): Promise<HeldSocket> {
   return socket;
 }
 
-function check(...args: string[]): Promise<CommandOutcome> {
-  return runCommand(['check', ...args], PATIENT, { timeoutMs: 120_000 });
+function check(...args: string[]): Promise<MainOutcome> {
+  return runMain(['check', ...args], PATIENT, { timeoutMs: 120_000 });
 }
 
-function lines(outcome: CommandOutcome): string[] {
+function lines(outcome: MainOutcome): string[] {
   return outcome.stdout.trimEnd().split('\n');
 }
 
@@ -85,10 +85,10 @@ describe('check against real sockets', () => {
   });
 
   it('without PORTSPEC, checks UDP_LISTENER_PORTS; PORTSPEC replaces it, even a broken one', async () => {
-    const fromEnvironment = await runCommand(['check'], { ...PATIENT, UDP_LISTENER_PORTS: `syslog=${ipv4.port},${nobody}` }, { timeoutMs: 120_000 });
+    const fromEnvironment = await runMain(['check'], { ...PATIENT, UDP_LISTENER_PORTS: `syslog=${ipv4.port},${nobody}` }, { timeoutMs: 120_000 });
     assert.equal(fromEnvironment.code, 2);
     assert.match(lines(fromEnvironment)[0]!, new RegExp(`^CRITICAL - no listener on ${nobody}: 1 of 2 ports up \\| `));
-    const replaced = await runCommand(['check', String(ipv4.port)], { ...PATIENT, UDP_LISTENER_PORTS: 'not a port list' }, { timeoutMs: 120_000 });
+    const replaced = await runMain(['check', String(ipv4.port)], { ...PATIENT, UDP_LISTENER_PORTS: 'not a port list' }, { timeoutMs: 120_000 });
     assert.equal(replaced.code, 0, replaced.stdout);
   });
 
@@ -108,7 +108,7 @@ describe('check against real sockets', () => {
     assert.match(lines(once)[1]!, new RegExp(`^${socket.port}: OK - 1 socket, receive queue \\d+ B, [1-9]\\d* drops, owner chk-flooded`));
 
     // The queue is full: every datagram sent while the check waits between its reads is dropped.
-    const windowed = startCommand(['check', '--window', '1s', String(socket.port)], PATIENT, { timeoutMs: 120_000 });
+    const windowed = startMain(['check', '--window', '1s', String(socket.port)], PATIENT, { timeoutMs: 120_000 });
     let sending = true;
     void windowed.done.then(() => (sending = false));
     while (sending) await flood.send('ipv4', ['127.0.0.1', socket.port], 20);
@@ -133,7 +133,7 @@ describe('check against real sockets', () => {
     const port = await freePort(late);
     // At debug level the first collection says it is confirming the missing listener: the
     // check has read the tables once and found nothing by then.
-    const waiting = startCommand(['check', '--wait', '20s', `late=${port}`], { ...PATIENT, OTEL_LOG_LEVEL: 'debug' }, { timeoutMs: 120_000 });
+    const waiting = startMain(['check', '--wait', '20s', `late=${port}`], { ...PATIENT, OTEL_LOG_LEVEL: 'debug' }, { timeoutMs: 120_000 });
     while (!waiting.stderr().includes('listeners missing since the last collection') && waiting.child.exitCode === null) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -183,12 +183,12 @@ describe('check when procfs cannot be read', () => {
       const fixture = typeof setUp === 'function' ? setUp() : { env: setUp, remove: () => undefined };
       try {
         for (const args of [['check', '514'], ['check', '--window', '5s', '514']]) {
-          const outcome = await runCommand(args, fixture.env);
+          const outcome = await runMain(args, fixture.env);
           assert.equal(outcome.code, 3, outcome.stdout);
           assert.match(lines(outcome)[0]!, status);
           assert.ok(!outcome.stdout.includes('|'), 'no perfdata without data');
         }
-        const json = JSON.parse((await runCommand(['check', '--json', '514'], fixture.env)).stdout) as CheckReport;
+        const json = JSON.parse((await runMain(['check', '--json', '514'], fixture.env)).stdout) as CheckReport;
         assert.equal(json.status, 'UNKNOWN');
         assert.deepEqual(json.ports.map((port) => [port.port, port.up]), [[514, null]]);
         assert.ok(json.errors.length > 0);
@@ -204,7 +204,7 @@ describe('check when procfs cannot be read', () => {
     let released = false;
     try {
       await fuse.block('1/net/udp');
-      const running = startCommand(['check', '514'], { HOST_PROC: fuse.mountpoint, UDP_LISTENER_COLLECTION_TIMEOUT: '500ms' }, { timeoutMs: 60_000 });
+      const running = startMain(['check', '514'], { HOST_PROC: fuse.mountpoint, UDP_LISTENER_COLLECTION_TIMEOUT: '500ms' }, { timeoutMs: 60_000 });
       // The answer is printed while the read is still held: the check does not wait for it.
       while (!running.stdout().includes('\n') && running.child.exitCode === null && running.child.signalCode === null) {
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -333,10 +333,10 @@ describe('check with UDP_LISTENER_NETNS=all', () => {
       await inside.close(socket);
     }
     assert.equal((await check(`ns=${port}`)).code, 2);
-    const all = await runCommand(['check', `ns=${port}`], { ...PATIENT, UDP_LISTENER_NETNS: 'all' }, { timeoutMs: 120_000 });
+    const all = await runMain(['check', `ns=${port}`], { ...PATIENT, UDP_LISTENER_NETNS: 'all' }, { timeoutMs: 120_000 });
     assert.equal(all.code, 0, all.stdout);
     assert.match(lines(all)[1]!, new RegExp(`^${port} \\(ns\\): OK - 1 socket, receive queue 0 B, 0 drops, owner ns-shipper \\(pid \\d+\\), in netns ${inode}$`));
-    const json = JSON.parse((await runCommand(['check', '--json', `ns=${port}`], { ...PATIENT, UDP_LISTENER_NETNS: 'all' }, { timeoutMs: 120_000 })).stdout) as CheckReport;
+    const json = JSON.parse((await runMain(['check', '--json', `ns=${port}`], { ...PATIENT, UDP_LISTENER_NETNS: 'all' }, { timeoutMs: 120_000 })).stdout) as CheckReport;
     assert.deepEqual(json.ports[0]!.netns, [{ inode, host: false, container_id: null, pod_uid: null, sockets: 1, receive_queue_bytes: 0, drops: 0 }]);
   });
 });

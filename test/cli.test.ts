@@ -1,35 +1,28 @@
 /**
  * The command line as a user meets it: `--help`, `--version`, `check --help`, and what is
  * refused. None of them may read the configuration or open a port: each runs with a
- * configuration that would stop the service (exit 2) and with its port taken by the test (exit 1
- * if it tried to listen). `check` refuses as a monitoring plugin does: UNKNOWN on stdout, exit 3.
+ * configuration that would stop the service (exit 2), in a process where opening a port throws
+ * (a preload, support/forbid-listening.ts), which a test shows does catch the service listening.
+ * `check` refuses as a monitoring plugin does: UNKNOWN on stdout, exit 3.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { VARIABLES } from '../src/config/variables.js';
 import { METRICS } from '../src/telemetry/metrics.js';
-import { REPO_ROOT } from './support/paths.js';
-import { runCommand, type CommandOutcome } from './support/service.js';
+import { expectedVersionText, runCommand, type Outcome } from './support/artifact.js';
+import { MAIN_JS, REPO_ROOT } from './support/paths.js';
+
+const FORBID_LISTENING = new URL('./support/forbid-listening.js', import.meta.url).href;
+/** A configuration the service refuses: whatever reads it exits 2. */
+const REFUSED_CONFIGURATION = { UDP_LISTENER_PORTS: '70000' };
 
 describe('command line', () => {
-  let blocker: Server;
-  let env: Record<string, string>;
-
-  before(async () => {
-    blocker = createServer();
-    blocker.listen(0, '127.0.0.1');
-    await once(blocker, 'listening');
-    const { port } = blocker.address() as { port: number };
-    env = { OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), UDP_LISTENER_PORTS: '70000' };
-  });
-  after(() => blocker.close());
-
-  function cli(...args: string[]): Promise<CommandOutcome> {
-    return runCommand(args, env, { timeoutMs: 15_000 });
+  function runGuarded(args: readonly string[], configuration: Record<string, string>): Promise<Outcome> {
+    const env = { PATH: process.env.PATH, OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...configuration };
+    return runCommand(process.execPath, ['--import', FORBID_LISTENING, MAIN_JS, ...args], env);
   }
+  const cli = (...args: string[]): Promise<Outcome> => runGuarded(args, REFUSED_CONFIGURATION);
 
   for (const flag of ['--help', '-h']) {
     it(`${flag} prints usage, every variable with its default and summary, and every metric; exit 0`, async () => {
@@ -50,7 +43,7 @@ describe('command line', () => {
     assert.equal(stderr, '');
     assert.equal(code, 0);
     const { version } = JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { version: string };
-    assert.equal(stdout, `udp-listener-exporter ${version}\nnode ${process.versions.node}\nopentelemetry-js sdk 2.12.0\n`);
+    assert.equal(stdout, expectedVersionText(version, process.versions.node));
   });
 
   const refused: readonly (readonly [readonly string[], string])[] = [
@@ -77,6 +70,12 @@ describe('command line', () => {
       assert.equal(code, 2);
       assert.match(stderr, /configuration error: UDP_LISTENER_PORTS: "70000"/);
     }
+  });
+
+  it('with a usable configuration, serving trips the guard against opening a port (exit 1): the guard works', async () => {
+    const { code, stderr } = await runGuarded([], { UDP_LISTENER_PORTS: '514' });
+    assert.equal(code, 1);
+    assert.match(stderr, /msg="start-up failed" error="opened a port: listen\(\) called"/);
   });
 
   it('--help names the check subcommand; check --help prints its own usage; exit 0', async () => {

@@ -1,60 +1,51 @@
 /**
  * The container recipe cannot be built here (no container engine), so what can be checked is:
- * its runtime stage's file layout runs the service, and the base image is a maintained LTS.
+ * the build stage makes the npm package and installs it, the runtime stage takes only that
+ * install, the install laid out as the image has it runs the service as the image's user, and
+ * the base image is a maintained LTS.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
-import { scrape, valueOf } from './support/exposition.js';
+import { after, describe, it } from 'node:test';
+import { assertServesRealListener } from './support/artifact.js';
+import { INSTALLED_MAIN, installPackage, type InstalledPackage } from './support/package.js';
 import { productionNodeFlags, REPO_ROOT } from './support/paths.js';
-import { startService } from './support/service.js';
+import { asNobody, NOBODY } from './support/privileges.js';
 
 const containerfile = readFileSync(`${REPO_ROOT}otel/container/Containerfile`, 'utf8');
+const buildStage = containerfile.slice(containerfile.indexOf('\nFROM '), containerfile.lastIndexOf('\nFROM '));
+const runtimeStage = containerfile.slice(containerfile.lastIndexOf('\nFROM '));
+const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(runtimeStage)![1]!) as string[];
 
 describe('otel/container/Containerfile', () => {
+  let installed: InstalledPackage | undefined;
+  after(() => installed?.remove());
+
   it('builds on a maintained Node LTS line, not the end-of-life 20', () => {
     const majors = [...containerfile.matchAll(/^FROM node:(\d+)-/gm)].map((m) => Number(m[1]));
     assert.ok(majors.length >= 2);
     for (const major of majors) assert.ok(major >= 22 && major % 2 === 0, `node:${major} is not a maintained LTS line`);
   });
 
-  it('the runtime stage, laid out as its COPY lines say, serves metrics', async () => {
-    const workdir = /^WORKDIR (\S+)$/gm;
-    const runtimeStage = containerfile.slice(containerfile.lastIndexOf('\nFROM '));
-    const target = [...runtimeStage.matchAll(workdir)][0]![1]!;
-    const image = mkdtempSync(path.join(tmpdir(), 'image-'));
-    try {
-      for (const [, from, to] of runtimeStage.matchAll(/^COPY --from=build \/src\/(\S+) (\S+)$/gm)) {
-        const destination = path.join(image, path.relative(target, path.resolve(target, to!)));
-        // node_modules is linked rather than copied: its contents are npm's business, its place is the recipe's.
-        if (from === 'node_modules') symlinkSync(path.join(REPO_ROOT, 'node_modules'), destination);
-        else cpSync(path.join(REPO_ROOT, from!), destination, { recursive: true });
-      }
-      const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(runtimeStage)![1]!) as string[];
-      assert.equal(entrypoint[0], 'node');
-      const main = path.join(image, entrypoint[entrypoint.length - 1]!);
-      const service = await startService({ UDP_LISTENER_PORTS: '514' }, { mainScript: main });
-      try {
-        const page = await scrape(service.baseUrl);
-        assert.notEqual(valueOf(page, 'udp_listener_up', { network_local_port: '514' }), undefined);
-        assert.match(service.stderr(), /version=\d+\.\d+\.\d+/);
-      } finally {
-        await service.stop();
-      }
-    } finally {
-      rmSync(image, { recursive: true, force: true });
-    }
+  it('packs the package and installs its tarball; the runtime stage takes that install and nothing else', () => {
+    assert.doesNotMatch(containerfile, /^COPY .*\btest\b/m, 'no test files in any stage');
+    assert.match(buildStage, /^RUN npm pack \\\n && npm install --global --prefix \/opt\/udp-listener-exporter [^\n]*\.\/udp-listener-exporter-\*\.tgz$/m);
+    assert.deepEqual([...runtimeStage.matchAll(/^COPY (.*)$/gm)].map((m) => m[1]), ['--from=build /opt/udp-listener-exporter /opt/udp-listener-exporter']);
+    assert.match(runtimeStage, new RegExp(`^USER ${NOBODY}:${NOBODY}$`, 'm'));
+  });
+
+  it('the install, laid out as the image has it, serves metrics as the image runs it (as nobody when root)', async () => {
+    installed = await installPackage();
+    const script = entrypoint[entrypoint.length - 1]!;
+    const main = path.join(installed.prefix, path.relative('/opt/udp-listener-exporter', script));
+    const asImageUser = process.getuid?.() === 0 ? asNobody([]) : [];
+    await assertServesRealListener({ mainScript: main, nodeArgs: entrypoint.slice(1, -1), prefix: asImageUser });
   });
 });
 
 describe('the production command line', () => {
-  it('the systemd unit and the image start node with the flags of npm start', () => {
-    const flags = productionNodeFlags();
-    assert.ok(flags.includes('--optimize-for-size'), 'the memory flag the README figures were measured with');
-    const unit = readFileSync(`${REPO_ROOT}otel/systemd/udp-listener-exporter.service`, 'utf8');
-    assert.match(unit, new RegExp(`^ExecStart=/usr/bin/node ${flags.join(' ')} /opt/udp-listener-exporter/dist/src/main\\.js$`, 'm'));
-    assert.deepEqual(JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(containerfile)![1]!), ['node', ...flags, 'dist/src/main.js']);
+  it('the image starts node with the flags of npm start on the installed package', () => {
+    assert.deepEqual(entrypoint, ['node', ...productionNodeFlags(), `/opt/udp-listener-exporter/${INSTALLED_MAIN}`]);
   });
 });

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { samplesOf, scrape, valueOf, type Exposition, type Sample } from './support/exposition.js';
 import { REPO_ROOT } from './support/paths.js';
-import { asNobody, requireRoot } from './support/privileges.js';
+import { NobodyService, requireRoot } from './support/privileges.js';
 import { runToExit, startService, type ServiceProcess } from './support/service.js';
 import { NON_EPHEMERAL, SocketHolder, type HeldSocket } from './support/sockets.js';
 import { requireTool } from './support/tools.js';
@@ -77,7 +77,9 @@ describe('the netlink source', () => {
     ready = true;
   });
 
+  const nobody = new NobodyService();
   after(async () => {
+    await nobody.remove();
     await host?.dispose();
     await inNamespace?.dispose();
     if (process.getuid?.() === 0) execFileSync('ip', ['netns', 'del', namespace], { stdio: 'ignore' });
@@ -151,7 +153,7 @@ describe('the netlink source', () => {
     // Enough to list namespaces and open their ns/net files, not to setns (CAP_SYS_ADMIN).
     const service = await startService(
       { UDP_LISTENER_PORTS: String(namespaceListener.port), UDP_LISTENER_NETNS: 'all', UDP_LISTENER_SOURCE: 'netlink' },
-      { prefix: asNobody(['sys_ptrace', 'dac_read_search']) },
+      await nobody.options(['sys_ptrace', 'dac_read_search']),
     );
     try {
       const page = await scrape(service.baseUrl);

@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { samplesOf, scrape, valueOf } from './support/exposition.js';
-import { asNobody, requireRoot } from './support/privileges.js';
+import { NobodyService, requireRoot } from './support/privileges.js';
 import { startService } from './support/service.js';
 import { NON_EPHEMERAL, SocketHolder, type HeldSocket } from './support/sockets.js';
 import { findTool } from './support/tools.js';
@@ -40,7 +40,9 @@ describe('a listener in another network namespace', () => {
     }
   });
 
+  const nobody = new NobodyService();
   after(async () => {
+    await nobody.remove();
     await holder?.dispose();
     if (available) execFileSync('ip', ['netns', 'del', namespace]);
   });
@@ -106,7 +108,7 @@ describe('a listener in another network namespace', () => {
 
   it('UDP_LISTENER_NETNS=all without CAP_SYS_PTRACE cannot list namespaces, and says so', async (t) => {
     if (!skipUnlessAvailable(t)) return;
-    const service = await startService({ UDP_LISTENER_PORTS: String(socket.port), UDP_LISTENER_NETNS: 'all' }, { prefix: asNobody([]) });
+    const service = await startService({ UDP_LISTENER_PORTS: String(socket.port), UDP_LISTENER_NETNS: 'all' }, await nobody.options([]));
     try {
       const page = await scrape(service.baseUrl);
       assert.deepEqual(samplesOf(page, 'udp_listener_up'), []);

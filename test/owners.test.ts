@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { parseExposition, samplesOf, scrape, valueOf } from './support/exposition.js';
 import { parseWithPrometheusClient, promtoolLint, pythonParserAvailable } from './support/label-safety.js';
-import { asNobody, requireRoot } from './support/privileges.js';
+import { NobodyService, requireRoot } from './support/privileges.js';
 import { procTree } from './support/proc-tree.js';
 import { startService } from './support/service.js';
 import { NON_EPHEMERAL, SocketHolder } from './support/sockets.js';
@@ -73,8 +73,9 @@ describe('owners in a fixture procfs tree (HOST_PROC)', () => {
 
 describe('owners of real processes', () => {
   const holders: SocketHolder[] = [];
+  const nobody = new NobodyService();
   after(async () => {
-    await Promise.all(holders.map((h) => h.dispose()));
+    await Promise.all([...holders.map((h) => h.dispose()), nobody.remove()]);
   });
 
   async function holder(comm: string | Uint8Array): Promise<SocketHolder> {
@@ -154,7 +155,7 @@ describe('owners of real processes', () => {
       if (!requireRoot(t, 'running the service as another user with chosen capabilities')) return;
       const h = await holder('root-shipper');
       const socket = await h.open({ family: 'ipv4', address: '0.0.0.0', port: NON_EPHEMERAL });
-      const service = await startService({ UDP_LISTENER_PORTS: String(socket.port) }, { prefix: asNobody(capabilities) });
+      const service = await startService({ UDP_LISTENER_PORTS: String(socket.port) }, await nobody.options(capabilities));
       try {
         assert.match(readFileSync(`/proc/${service.child.pid}/status`, 'utf8'), /^Uid:\s+65534\s/m);
         const page = await scrape(service.baseUrl);

@@ -9,13 +9,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { INSTALLED_MAIN } from './support/package.js';
 import { MAIN_JS, productionNodeFlags, REPO_ROOT } from './support/paths.js';
 import { requireTool } from './support/tools.js';
 
 const UNIT_NAME = 'udp-listener-exporter.service';
 const UNIT = readFileSync(`${REPO_ROOT}otel/systemd/${UNIT_NAME}`, 'utf8');
-const INSTALLED_NODE = '/usr/bin/node';
-const INSTALLED_MAIN = '/opt/udp-listener-exporter/dist/src/main.js';
+/** The single executable, installed where node_exporter's binary goes. */
+const INSTALLED_EXECUTABLE = '/usr/local/bin/udp-listener-exporter';
+/** The other way: the npm package installed with --prefix /opt/udp-listener-exporter, run by the system's node. */
+const PACKAGE_EXEC_START = `/usr/bin/node ${productionNodeFlags().join(' ')} /opt/udp-listener-exporter/${INSTALLED_MAIN}`;
 const CAPABILITIES = 'CAP_DAC_READ_SEARCH CAP_SYS_PTRACE';
 
 /** Key=value settings of one section, every value of a repeated key in order; comments skipped. */
@@ -38,12 +41,12 @@ function quoted(file: string): string {
 
 /**
  * The unit as verify can judge it: verify checks that the ExecStart binary exists, and neither
- * /usr/bin/node (CI's newest-LTS run uses a node from the npm registry) nor /opt/... exists on
- * a test machine. So the node running this test and this checkout's dist/src/main.js take
- * their place; everything else is the shipped text.
+ * /usr/local/bin/udp-listener-exporter nor /opt/... exists on a test machine (the single
+ * executable is built only in the Node 26 pass). So the node running this test on this
+ * checkout's dist/src/main.js takes its place; everything else is the shipped text.
  */
 function unitForThisMachine(): string {
-  const shipped = `ExecStart=${INSTALLED_NODE} ${productionNodeFlags().join(' ')} ${INSTALLED_MAIN}\n`;
+  const shipped = `ExecStart=${INSTALLED_EXECUTABLE}\n`;
   assert.equal(UNIT.split(shipped).length, 2, `the unit should contain ${JSON.stringify(shipped)} exactly once`);
   assert.ok(existsSync(MAIN_JS), MAIN_JS);
   return UNIT.replace(shipped, `ExecStart=${quoted(process.execPath)} ${productionNodeFlags().join(' ')} ${quoted(MAIN_JS)}\n`);
@@ -61,8 +64,11 @@ describe('the systemd unit', () => {
   writeFileSync(unitFile, unitForThisMachine());
   after(() => rmSync(directory, { recursive: true, force: true }));
 
-  it('runs node on the installed dist/src/main.js, with the optional environment file', () => {
-    assert.deepEqual(service.get('ExecStart'), [`${INSTALLED_NODE} ${productionNodeFlags().join(' ')} ${INSTALLED_MAIN}`]);
+  it('runs the single executable, and shows how to run the npm package instead; with the optional environment file', () => {
+    assert.deepEqual(service.get('ExecStart'), [INSTALLED_EXECUTABLE]);
+    // The package's line is commented out, with the node flags of npm start and the path npm installs to.
+    assert.equal(UNIT.split(`\n#ExecStart=${PACKAGE_EXEC_START}\n`).length, 2, PACKAGE_EXEC_START);
+    assert.match(UNIT, /^# +sudo npm install --global --prefix \/opt\/udp-listener-exporter /m);
     assert.deepEqual(service.get('EnvironmentFile'), ['-/etc/default/udp-listener-exporter']);
     assert.deepEqual(service.get('Restart'), ['on-failure']);
   });

@@ -4,6 +4,8 @@
  * because CI runs them as root.
  */
 import type { TestContext } from 'node:test';
+import { installPackage, type InstalledPackage } from './package.js';
+import type { StartOptions } from './service.js';
 
 export function requireRoot(t: TestContext, why: string): boolean {
   if (process.getuid?.() === 0) return true;
@@ -25,4 +27,23 @@ export function asNobody(capabilities: readonly string[]): string[] {
     '--clear-groups',
     ...(caps === '' ? [] : [`--inh-caps=${caps}`, `--ambient-caps=${caps}`]),
   ];
+}
+
+/**
+ * Starts the service as nobody. It runs from the package installed in a world-readable
+ * directory, not from this checkout's dist/: the checkout may be where nobody cannot enter (a
+ * clone in root's 0700 home, or a mktemp -d directory). Installed once, on first use.
+ */
+export class NobodyService {
+  private installed: Promise<InstalledPackage> | undefined;
+
+  /** Start options for the service as nobody with exactly these capabilities. */
+  async options(capabilities: readonly string[]): Promise<StartOptions> {
+    this.installed ??= installPackage();
+    return { prefix: asNobody(capabilities), mainScript: (await this.installed).mainScript };
+  }
+
+  async remove(): Promise<void> {
+    await this.installed?.then((installed) => installed.remove(), () => undefined);
+  }
 }

@@ -1,4 +1,7 @@
-/** Runs the real service (dist/src/main.js) as a child process, the way a user starts it. */
+/**
+ * Runs the real service as a child process, the way a user starts it: dist/src/main.js by
+ * default, or an installed copy, or a program of its own (the single executable).
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { MAIN_JS } from './paths.js';
@@ -27,6 +30,10 @@ export interface StartOptions {
   readonly prefix?: readonly string[];
   /** Another copy of dist/src/main.js, e.g. laid out as an install or an image would. */
   readonly mainScript?: string;
+  /** A program run as it is instead of node with a script: the single executable, or an installed command. */
+  readonly executable?: string;
+  /** The working directory (by default this process's). */
+  readonly cwd?: string;
   readonly startupTimeoutMs?: number;
   /** Flags on node's command line before the script, e.g. V8 flags the benchmark compares. */
   readonly nodeArgs?: readonly string[];
@@ -39,10 +46,12 @@ export interface StartOptions {
 
 export async function startService(env: Record<string, string>, options: StartOptions = {}): Promise<ServiceProcess> {
   const startupTimeoutMs = options.startupTimeoutMs ?? 15_000;
-  const [command, ...args] = [...(options.prefix ?? []), process.execPath, ...(options.sourceMaps === false ? [] : ['--enable-source-maps']), ...(options.nodeArgs ?? []), options.mainScript ?? MAIN_JS];
+  const program = options.executable !== undefined ? [options.executable] : [process.execPath, ...(options.sourceMaps === false ? [] : ['--enable-source-maps']), ...(options.nodeArgs ?? []), options.mainScript ?? MAIN_JS];
+  const [command, ...args] = [...(options.prefix ?? []), ...program];
   const child = spawn(command!, args, {
     env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
@@ -82,24 +91,24 @@ export async function startService(env: Record<string, string>, options: StartOp
   };
 }
 
-export interface CommandOutcome {
+export interface MainOutcome {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
 }
 
-export interface RunningCommand {
+export interface RunningMain {
   readonly child: ChildProcess;
   /** Everything written to stdout so far. */
   stdout(): string;
   /** Everything written to stderr so far. */
   stderr(): string;
   /** Settles when the process has ended and its output is read. */
-  readonly done: Promise<CommandOutcome>;
+  readonly done: Promise<MainOutcome>;
 }
 
-export interface CommandOptions {
+export interface MainOptions {
   /** Killed after this long (default 30 s). */
   readonly timeoutMs?: number;
   /** Another copy of dist/src/main.js, e.g. laid out as an install would. */
@@ -110,7 +119,7 @@ export interface CommandOptions {
  * Starts dist/src/main.js with these arguments, in the environment a user would have: the tests'
  * own UDP_LISTENER_*, OTEL_* and HOST_PROC removed, `env` added.
  */
-export function startCommand(args: readonly string[], env: Record<string, string> = {}, options: CommandOptions = {}): RunningCommand {
+export function startMain(args: readonly string[], env: Record<string, string> = {}, options: MainOptions = {}): RunningMain {
   const child = spawn(process.execPath, [options.mainScript ?? MAIN_JS, ...args], {
     env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -127,13 +136,13 @@ export function startCommand(args: readonly string[], env: Record<string, string
   return { child, stdout: () => stdout, stderr: () => stderr, done };
 }
 
-/** Runs dist/src/main.js with these arguments to its end (see startCommand). */
-export function runCommand(args: readonly string[], env: Record<string, string> = {}, options: CommandOptions = {}): Promise<CommandOutcome> {
-  return startCommand(args, env, options).done;
+/** Runs dist/src/main.js with these arguments to its end (see startMain). */
+export function runMain(args: readonly string[], env: Record<string, string> = {}, options: MainOptions = {}): Promise<MainOutcome> {
+  return startMain(args, env, options).done;
 }
 
 /** Runs the service expecting it to refuse to start; resolves with its exit code and stderr. */
-export async function runToExit(env: Record<string, string>, options: CommandOptions = {}): Promise<{ code: number | null; stderr: string }> {
-  const { code, stderr } = await runCommand([], env, { timeoutMs: 15_000, ...options });
+export async function runToExit(env: Record<string, string>, options: MainOptions = {}): Promise<{ code: number | null; stderr: string }> {
+  const { code, stderr } = await runMain([], env, { timeoutMs: 15_000, ...options });
   return { code, stderr };
 }

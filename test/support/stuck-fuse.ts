@@ -70,7 +70,7 @@ export class StuckFuse {
       t.skip(`FUSE cannot be mounted here (${(error as Error).message}); skipped locally, required in CI`);
       return undefined;
     }
-    if (process.env.CI === 'true') throw new Error(`CI must run the FUSE test: ${reason}`);
+    if (process.env.CI === 'true') throw new Error(`CI must run the FUSE tests (.ci/run installs python3-fusepy and fuse3): ${reason}`);
     t.skip(`FUSE cannot be mounted here (${reason}); skipped locally, required in CI`);
     return undefined;
   }

@@ -1,0 +1,146 @@
+/**
+ * The single executable (`npm run sea`): built from this checkout, copied alone into an empty
+ * directory and run from there with an environment that has no node on PATH, so that nothing
+ * outside the file can be what answers: the command line, /metrics byte for byte, OTLP over
+ * each protocol (gRPC and protobuf bundled), and a web configuration with basic auth (YAML and
+ * bcrypt, which the service loads only when used, bundled too). The netlink source, which needs
+ * koffi's native binding, is refused with a message saying so.
+ *
+ * Node builds the file with `node --build-sea`, which Node 25.5 brought; the file is built by the
+ * newest LTS, which .ci/run's second pass runs. On older Nodes the test skips, saying so.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { promisify } from 'node:util';
+import { assertServesRealListener, expectedVersionText, runCommand } from './support/artifact.js';
+import { parseExposition, valueOf } from './support/exposition.js';
+import { assertServesGoldenPages } from './support/golden.js';
+import { get } from './support/https.js';
+import { metricNamed, OtlpReceiver, type OtlpTransport } from './support/otlp-receiver.js';
+import { REPO_ROOT } from './support/paths.js';
+import { startService, type StartOptions } from './support/service.js';
+
+const run = promisify(execFile);
+
+/** The Node line .build/sea.mjs builds with. */
+const SEA_NODE_MAJOR = 26;
+const RUNNING_MAJOR = Number(process.versions.node.split('.')[0]);
+const { version } = JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { version: string };
+/** Nothing to find a node or a node_modules with. */
+const NO_NODE = { PATH: '/nonexistent' };
+/** exporter-toolkit's example hash: bcrypt cost 10 of "fakepassword" (as in web-security.test.ts). */
+const HASH = '$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi';
+
+function canBuild(t: TestContext): boolean {
+  if (RUNNING_MAJOR >= SEA_NODE_MAJOR) return true;
+  t.skip(`the single executable is built by Node ${SEA_NODE_MAJOR} (node --build-sea), and this is Node ${process.versions.node}: it runs in .ci/run's Node ${SEA_NODE_MAJOR} pass`);
+  return false;
+}
+
+describe('the single executable', { timeout: 300_000 }, () => {
+  // Only the file itself is moved in here; the build happens elsewhere.
+  let alone: string;
+  let executable: string;
+  let options: StartOptions;
+
+  before(async () => {
+    if (RUNNING_MAJOR < SEA_NODE_MAJOR) return;
+    const build = mkdtempSync(path.join(tmpdir(), 'udp-listener-exporter-sea-build-'));
+    try {
+      const built = path.join(build, 'udp-listener-exporter');
+      await run(process.execPath, [path.join(REPO_ROOT, '.build', 'sea.mjs'), '--output', built], { timeout: 240_000 });
+      alone = mkdtempSync(path.join(tmpdir(), 'udp-listener-exporter-sea-'));
+      executable = path.join(alone, 'udp-listener-exporter');
+      renameSync(built, executable);
+    } finally {
+      rmSync(build, { recursive: true, force: true });
+    }
+    options = { executable, cwd: alone };
+  });
+  after(() => {
+    if (alone !== undefined) rmSync(alone, { recursive: true, force: true });
+  });
+
+  it('is one executable file of its own', (t) => {
+    if (!canBuild(t)) return;
+    const { mode, size } = statSync(executable);
+    assert.ok((mode & 0o111) !== 0, 'executable');
+    assert.ok(size > 50 * 1024 * 1024, `the Node runtime is inside: ${size} bytes`);
+  });
+
+  it('answers --version (with the Node inside it) and --help, and refuses an unknown flag with 2, with no node on PATH', async (t) => {
+    if (!canBuild(t)) return;
+    const versionOutcome = await runCommand(executable, ['--version'], NO_NODE, alone);
+    assert.deepEqual(versionOutcome, { code: 0, stdout: expectedVersionText(version, process.versions.node), stderr: '' });
+    const help = await runCommand(executable, ['--help'], NO_NODE, alone);
+    assert.equal(help.code, 0, help.stderr);
+    assert.equal(help.stderr, '');
+    assert.match(help.stdout, /^Usage: udp-listener-exporter/);
+    assert.deepEqual(await runCommand(executable, ['--bogus'], NO_NODE, alone), { code: 2, stdout: '', stderr: 'udp-listener-exporter: unknown option --bogus (see --help)\n' });
+  });
+
+  it('serves /metrics: a real UDP listener is up, a closed port is not', async (t) => {
+    if (!canBuild(t)) return;
+    await assertServesRealListener(options, NO_NODE);
+  });
+
+  it('serves every golden page byte for byte, as the checkout does', async (t) => {
+    if (!canBuild(t)) return;
+    await assertServesGoldenPages(options, NO_NODE);
+  });
+
+  const protocols: readonly (readonly ['grpc' | 'http/protobuf' | 'http/json', OtlpTransport])[] = [['grpc', 'grpc'], ['http/protobuf', 'http'], ['http/json', 'http']];
+  for (const [protocol, transport] of protocols) {
+    it(`pushes OTLP over ${protocol}`, async (t) => {
+      if (!canBuild(t)) return;
+      const receiver = await OtlpReceiver.start({ transport });
+      try {
+        const arrived = receiver.waitFor((r) => metricNamed(r.decoded, 'udp.listener.up') !== undefined, 20_000);
+        const service = await startService(
+          { ...NO_NODE, OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: protocol, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.baseUrl, OTEL_METRIC_EXPORT_INTERVAL: '300', UDP_LISTENER_PORTS: '514' },
+          options,
+        );
+        let exitCode: number | null;
+        try {
+          const request = await arrived;
+          assert.equal(request.transport, protocol);
+        } finally {
+          exitCode = await service.stop();
+        }
+        assert.equal(exitCode, 0, service.stderr());
+      } finally {
+        await receiver.close();
+      }
+    });
+  }
+
+  it('refuses the netlink source, which needs native code, as a configuration error naming the variable (exit 2)', async (t) => {
+    if (!canBuild(t)) return;
+    const refused = await runCommand(executable, [], { ...NO_NODE, UDP_LISTENER_SOURCE: 'netlink', OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0' }, alone);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /msg="start-up failed" error="UDP_LISTENER_SOURCE: \\"netlink\\": .*the single executable carries no native code; the netlink source needs the npm package/);
+  });
+
+  it('reads a web configuration file and checks basic auth (YAML and bcrypt bundled)', async (t) => {
+    if (!canBuild(t)) return;
+    const configDirectory = path.join(alone, 'config');
+    mkdirSync(configDirectory);
+    const webConfig = path.join(configDirectory, 'web.yml');
+    writeFileSync(webConfig, `basic_auth_users:\n  prometheus: ${HASH}\n`);
+    const service = await startService({ ...NO_NODE, UDP_LISTENER_PORTS: '514', UDP_LISTENER_WEB_CONFIG_FILE: webConfig }, options);
+    let exitCode: number | null;
+    try {
+      const allowed = await get(`${service.baseUrl}/metrics`, { auth: ['prometheus', 'fakepassword'] });
+      assert.equal(allowed.status, 200);
+      assert.notEqual(valueOf(parseExposition(allowed.body.toString()), 'udp_listener_up', { network_local_port: '514' }), undefined);
+      assert.equal((await get(`${service.baseUrl}/metrics`, { auth: ['prometheus', 'wrong'] })).status, 401);
+    } finally {
+      exitCode = await service.stop();
+    }
+    assert.equal(exitCode, 0, service.stderr());
+  });
+});
