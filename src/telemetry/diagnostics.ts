@@ -9,6 +9,7 @@
  * (otlp.ts) logs one warning when exports start failing and one line when they recover, and
  * udp_listener_exporter_otlp_export_failures_total counts every one.
  */
+import { inspect } from 'node:util';
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
 import type { LogLevel } from '../config/config.js';
@@ -56,8 +57,13 @@ export function routeOpenTelemetryDiagnostics(logger: Logger, level: LogLevel): 
   setGlobalErrorHandler((error) => log('error', describe(error), []));
 }
 
-/** An error's message without its stack; anything else as text. */
+/** A debug detail object is cut here: the SDK passes whole payloads ("items to be sent"). */
+const MAX_DETAIL_CHARS = 500;
+
+/** An error's message without its stack; an object in one bounded line; anything else as text. */
 function describe(value: unknown): string {
   if (typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string') return (value as { message: string }).message;
-  return String(value);
+  if (typeof value !== 'object' || value === null) return String(value);
+  const text = inspect(value, { depth: 2, breakLength: Infinity, compact: true });
+  return text.length > MAX_DETAIL_CHARS ? `${text.slice(0, MAX_DETAIL_CHARS)}...` : text;
 }
