@@ -4,19 +4,18 @@
  * main() owns the process (signals, exit codes).
  */
 import { once } from 'node:events';
-import { access, constants } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SnapshotSource } from './collection/snapshot.js';
+import { openSnapshotSource } from './collection/open-source.js';
 import type { Config } from './config/config.js';
 import { WEB_CONFIG_VARIABLE } from './config/web-config.js';
 import { renderLandingPage } from './http/landing-page.js';
 import { gracefulCloser } from './http/graceful-close.js';
 import { createHttpServer } from './http/server.js';
+import { StatusPage } from './http/status-page.js';
 import { WebConfigReloader, type ReloadTrigger } from './http/web-config-reloader.js';
 import type { Logger } from './log.js';
-import { ProcFs, type NetDirectory } from './procfs/procfs.js';
-import { NetlinkSocketTables } from './sockdiag/netlink-tables.js';
 import { CARDINALITY_LIMIT, ExporterInstruments } from './telemetry/instruments.js';
 import { METER_NAME } from './telemetry/names.js';
 import { createTelemetryPipeline } from './telemetry/pipeline.js';
@@ -60,11 +59,7 @@ export interface StopOutcome {
 
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
   const version = packageVersion();
-  const procfs = new ProcFs(config.procRoot);
-  const hostNetDirectory = await findHostNetDirectory(procfs, logger);
-  // The netlink binding loads only when asked for: the default needs no native code.
-  const socketTables = config.socketSource === 'netlink' ? await NetlinkSocketTables.open(procfs) : undefined;
-  const source = new SnapshotSource({ procfs, config, hostNetDirectory, logger, ...(socketTables === undefined ? {} : { socketTables }) });
+  const { procfs, hostNetDirectory, source } = await openSnapshotSource(config, logger);
   const pipeline = await createTelemetryPipeline(config, logger, version, CARDINALITY_LIMIT);
   // The web configuration serves the HTTP endpoint only: without it there is nothing to reload.
   const webConfig = pipeline.prometheus !== undefined && config.web !== undefined ? await WebConfigReloader.start(WEB_CONFIG_VARIABLE, config.web, logger) : undefined;
@@ -81,9 +76,22 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   // Push readers' timers do not keep Node alive; without an HTTP server something must.
   let keepAlive: NodeJS.Timeout | undefined;
   if (pipeline.prometheus !== undefined) {
+    const statusPage = new StatusPage({
+      version,
+      hostname: hostname(),
+      ports: config.ports,
+      discoveryLimit: config.discoveryLimit,
+      procRoot: config.procRoot,
+      netns: config.netns,
+    });
     const server = createHttpServer({
       renderMetrics: pipeline.prometheus.render,
       landingPage: renderLandingPage({ version, ports: config.ports, discoveryLimit: config.discoveryLimit, procRoot: config.procRoot }),
+      // A page view is a collection, like a scrape, and shares the one in flight.
+      statusPage: {
+        contentSecurityPolicy: statusPage.contentSecurityPolicy,
+        render: async () => statusPage.render(await source.take(), { collections: source.collections, readAt: new Date() }),
+      },
       logger,
       web: webConfig,
     });
@@ -143,32 +151,4 @@ async function listen(server: Server, config: Config): Promise<string> {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const scheme = config.web?.tls === undefined ? 'http' : 'https';
   return `${scheme}://${host}:${address.port}/metrics`;
-}
-
-/**
- * The socket tables of the host's network namespace are those of its PID 1: <root>/net follows
- * the reading process, which in a container with the host's /proc mounted is the container's
- * own namespace. Where PID 1 is hidden (hidepid), fall back to our own namespace and say so.
- */
-export async function findHostNetDirectory(procfs: ProcFs, logger: Logger): Promise<NetDirectory> {
-  const host = procfs.netDirectory(1);
-  if (await readable(`${host.path}/udp`)) return host;
-  const own = procfs.netDirectory('self');
-  if (await readable(`${own.path}/udp`)) {
-    logger.warn("cannot read PID 1's socket tables (is procfs mounted with hidepid?); watching this process's network namespace", {
-      tried: `${host.path}/udp`,
-      using: `${own.path}/udp`,
-    });
-    return own;
-  }
-  return host;
-}
-
-async function readable(file: string): Promise<boolean> {
-  try {
-    await access(file, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }

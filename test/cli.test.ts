@@ -1,8 +1,9 @@
 /**
- * The command line as a user meets it: `--help`, `--version`, and what is refused. None of
- * them may read the configuration or open a port: each runs with a configuration that would
- * stop the service (exit 2), in a process where opening a port throws (a preload,
- * support/forbid-listening.ts), which the last test shows does catch the service listening.
+ * The command line as a user meets it: `--help`, `--version`, `check --help`, and what is
+ * refused. None of them may read the configuration or open a port: each runs with a
+ * configuration that would stop the service (exit 2), in a process where opening a port throws
+ * (a preload, support/forbid-listening.ts), which a test shows does catch the service listening.
+ * `check` refuses as a monitoring plugin does: UNKNOWN on stdout, exit 3.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -75,5 +76,46 @@ describe('command line', () => {
     const { code, stderr } = await runGuarded([], { UDP_LISTENER_PORTS: '514' });
     assert.equal(code, 1);
     assert.match(stderr, /msg="start-up failed" error="opened a port: listen\(\) called"/);
+  });
+
+  it('--help names the check subcommand; check --help prints its own usage; exit 0', async () => {
+    assert.match((await cli('--help')).stdout, /^ {7}udp-listener-exporter check \[options\] \[PORTSPEC\.\.\.\]$/m);
+    for (const flag of ['--help', '-h']) {
+      const { code, stdout, stderr } = await cli('check', flag);
+      assert.equal(stderr, '');
+      assert.equal(code, 0);
+      assert.match(stdout, /^Usage: udp-listener-exporter check \[options\] \[PORTSPEC\.\.\.\]\n/);
+      for (const option of ['--window DURATION', '--queue-warning BYTES', '--queue-critical BYTES', '--wait DURATION', '--json']) assert.ok(stdout.includes(`  ${option}`), option);
+      assert.match(stdout, /3 UNKNOWN: bad arguments or environment, or the socket tables could not be read/);
+    }
+  });
+
+  // The environment's UDP_LISTENER_PORTS=70000 would be UNKNOWN too: each case names its own problem.
+  const checkRefused: readonly (readonly [readonly string[], string])[] = [
+    [['check', '--bogus', '514'], 'unknown option --bogus (see udp-listener-exporter check --help)'],
+    [['check', '--window'], 'option --window needs a value (see udp-listener-exporter check --help)'],
+    [['check', '--window', '5x', '514'], '--window: "5x": expected a duration such as 500ms, 5s or 1m, from 100 ms to 600000 ms'],
+    [['check', '--wait', '20m', '514'], '--wait: "20m": expected a duration such as 500ms, 5s or 1m, from 100 ms to 600000 ms'],
+    [['check', '--json=yes', '514'], 'option --json takes no value'],
+    [['check', '--window', '1s', '--window', '2s', '514'], 'option --window is given twice'],
+    [['check', '--queue-warning', '-5', '514'], '--queue-warning: "-5": expected a number of bytes from 0 to 9007199254740991'],
+    [['check', '--queue-warning', '2000', '--queue-critical', '1000', '514'], '--queue-warning 2000 is above --queue-critical 1000'],
+    [['check', '70000'], 'PORTSPEC: "70000": port 70000 is outside 1-65535'],
+    [['check', 'a=514', 'a=515'], 'PORTSPEC: "a=515": name "a" is already used by "a=514"'],
+    [['check', '514,515', '515'], 'PORTSPEC: "515": port 515 is already given by "515"'],
+  ];
+  for (const [args, message] of checkRefused) {
+    it(`${args.join(' ')}: UNKNOWN naming it on stdout, exit 3`, async () => {
+      const { code, stdout, stderr } = await cli(...args);
+      assert.equal(code, 3);
+      assert.equal(stderr, '');
+      assert.equal(stdout, `UNKNOWN - ${message}\n`);
+    });
+  }
+
+  it('check with a bad environment: UNKNOWN with the configuration error, exit 3', async () => {
+    const { code, stdout } = await cli('check');
+    assert.equal(code, 3);
+    assert.equal(stdout.split('\n')[0], 'UNKNOWN - configuration error: UDP_LISTENER_PORTS: "70000": port 70000 is outside 1-65535');
   });
 });

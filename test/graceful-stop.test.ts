@@ -9,7 +9,6 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { describe, it, type TestContext } from 'node:test';
 import { parseExposition, valueOf } from './support/exposition.js';
-import { FIXTURES } from './support/paths.js';
 import { threadsWaitingOnFuse } from './support/process-stats.js';
 import { until } from './support/prometheus.js';
 import { startService, type ServiceProcess } from './support/service.js';
@@ -18,27 +17,12 @@ import { StuckFuse } from './support/stuck-fuse.js';
 const UDP = '1/net/udp';
 const UP_514 = { network_local_port: '514', udp_listener_name: 'syslog' };
 
-/** A FUSE copy of the captured procfs, or undefined after skipping (never in CI). */
-async function mountOrSkip(t: TestContext, options: { singleThread?: boolean } = {}): Promise<StuckFuse | undefined> {
-  const reason = StuckFuse.unavailable();
-  try {
-    if (reason === undefined) return await StuckFuse.mount(`${FIXTURES}procfs/real`, options);
-  } catch (error) {
-    if (process.env.CI === 'true') throw error;
-    t.skip(`FUSE cannot be mounted here (${(error as Error).message}); skipped locally, required in CI`);
-    return undefined;
-  }
-  if (process.env.CI === 'true') throw new Error(`CI must run the FUSE tests (.ci/run installs python3-fusepy and fuse3): ${reason}`);
-  t.skip(`FUSE cannot be mounted here (${reason}); skipped locally, required in CI`);
-  return undefined;
-}
-
 /**
  * The service on a FUSE copy of the captured procfs, watching syslog=514, both taken down when
  * the test ends; undefined after skipping.
  */
 async function serviceOnFuse(t: TestContext, collectionTimeout: string, options: { singleThread?: boolean } = {}): Promise<{ fuse: StuckFuse; service: ServiceProcess } | undefined> {
-  const fuse = await mountOrSkip(t, options);
+  const fuse = await StuckFuse.mountForTest(t, options);
   if (fuse === undefined) return undefined;
   t.after(() => fuse.unmount());
   const service = await startService({ HOST_PROC: fuse.mountpoint, UDP_LISTENER_PORTS: 'syslog=514', UDP_LISTENER_COLLECTION_TIMEOUT: collectionTimeout });

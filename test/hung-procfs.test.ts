@@ -124,18 +124,8 @@ describe('a read of net/udp really stuck in the kernel (FUSE)', () => {
 
 describe('SIGTERM while procfs reads are blocked in the kernel', () => {
   it('stops promptly: by SIGTERM, since exit() would wait for the blocked reads forever', async (t) => {
-    const reason = StuckFuse.unavailable();
-    let fuse: StuckFuse | undefined;
-    try {
-      if (reason === undefined) fuse = await StuckFuse.mount(`${FIXTURES}procfs/real`, { singleThread: true });
-    } catch (error) {
-      if (process.env.CI === 'true') throw error;
-      return t.skip(`FUSE cannot be mounted here (${(error as Error).message}); skipped locally, required in CI`);
-    }
-    if (fuse === undefined) {
-      if (process.env.CI === 'true') throw new Error(`CI must run the FUSE test: ${reason}`);
-      return t.skip(`FUSE cannot be mounted here (${reason}); skipped locally, required in CI`);
-    }
+    const fuse = await StuckFuse.mountForTest(t, { singleThread: true });
+    if (fuse === undefined) return;
     const service = await startService({ HOST_PROC: fuse.mountpoint, UDP_LISTENER_PORTS: '514', UDP_LISTENER_COLLECTION_TIMEOUT: `${TIMEOUT_MS}ms` });
     try {
       // The filesystem's one thread is busy with the helper's own read, so the service's reads

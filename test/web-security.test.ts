@@ -108,6 +108,19 @@ describe('TLS with basic auth', () => {
     assert.match(String(none.headers['www-authenticate']), /^Basic realm=/);
   });
 
+  it('serves the status page to a browser only over TLS with the password, like /metrics', async (t) => {
+    const p = needPki(t);
+    if (p === undefined) return;
+    const browser = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
+    const denied = await get(`${service!.baseUrl}/`, { ca: p.ca.cert, headers: browser });
+    assert.equal(denied.status, 401);
+    assert.doesNotMatch(denied.body.toString(), /listeners/);
+    const page = await get(`${service!.baseUrl}/`, { ca: p.ca.cert, headers: browser, auth: [USER, PASSWORD] });
+    assert.equal(page.status, 200);
+    assert.match(String(page.headers['content-security-policy']), /^default-src 'none'/);
+    assert.match(page.body.toString(), /<tr class="(up|down)" data-port="514" data-up="[01]">/);
+  });
+
   it('gives a plain-HTTP request to the TLS port no metrics', async (t) => {
     if (needPki(t) === undefined) return;
     const plain = service!.baseUrl.replace(/^https:/, 'http:');

@@ -14,6 +14,11 @@ export interface PortListeners {
   readonly receiveBufferBytes: number | undefined;
   /** Socket inodes, for finding the owning processes. */
   readonly inodes: readonly number[];
+  /**
+   * Drops of each socket, in the order of `inodes`: a socket's counter restarts with the socket,
+   * so a comparison over time (the check's --window) pairs sockets by inode, not ports by sum.
+   */
+  readonly socketDrops: readonly number[];
 }
 
 interface MutablePortListeners {
@@ -23,6 +28,7 @@ interface MutablePortListeners {
   drops: number;
   receiveBufferBytes: number | undefined;
   inodes: number[];
+  socketDrops: number[];
 }
 
 /**
@@ -40,7 +46,7 @@ export function aggregateByPort(tables: readonly (readonly UdpSocket[])[]): Map<
       }
       let entry = byPort.get(socket.localPort);
       if (entry === undefined) {
-        entry = { port: socket.localPort, sockets: 0, receiveQueueBytes: 0, drops: 0, receiveBufferBytes: socket.receiveBufferBytes, inodes: [] };
+        entry = { port: socket.localPort, sockets: 0, receiveQueueBytes: 0, drops: 0, receiveBufferBytes: socket.receiveBufferBytes, inodes: [], socketDrops: [] };
         byPort.set(socket.localPort, entry);
       } else if (entry.receiveBufferBytes !== undefined) {
         entry.receiveBufferBytes = socket.receiveBufferBytes === undefined ? undefined : entry.receiveBufferBytes + socket.receiveBufferBytes;
@@ -49,6 +55,7 @@ export function aggregateByPort(tables: readonly (readonly UdpSocket[])[]): Map<
       entry.receiveQueueBytes += socket.rxQueueBytes;
       entry.drops += socket.drops;
       entry.inodes.push(socket.inode);
+      entry.socketDrops.push(socket.drops);
     }
   }
   return byPort;

@@ -1,5 +1,6 @@
 /** The page at `/`: what this is, what it watches, and a link to /metrics. */
 import type { WatchedPort } from '../config/ports.js';
+import { escapeHtml } from './html.js';
 
 export interface LandingPageFacts {
   readonly version: string;
@@ -19,7 +20,7 @@ export function renderLandingPage(facts: LandingPageFacts): string {
 <body>
 <h1>UDP listener exporter</h1>
 <p>Version ${escapeHtml(facts.version)}. ${escapeHtml(watching)} procfs: <code>${escapeHtml(facts.procRoot)}</code>.</p>
-<p><a href="metrics">Metrics</a></p>
+<p><a href="metrics">Metrics</a>. A browser (an Accept header naming text/html) gets the live table of listeners here.</p>
 </body>
 </html>
 `;
@@ -37,8 +38,4 @@ function describePorts(ports: readonly WatchedPort[]): string {
     i = j + 1;
   }
   return parts.join(', ');
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -1,8 +1,9 @@
 /**
- * The HTTP server: `/` a landing page, `/metrics` the Prometheus exposition, everything else
- * 404. Only GET and HEAD are served, and error responses say nothing about internals. With a
- * web configuration file it serves HTTPS, asks for basic auth and adds the configured headers,
- * as exporter-toolkit's servers do.
+ * The HTTP server: `/` the live status page for browsers and a static landing page for
+ * everyone else, `/metrics` the Prometheus exposition, everything else 404. Only GET and HEAD
+ * are served, and error responses say nothing about internals. With a web configuration file
+ * it serves HTTPS, asks for basic auth and adds the configured headers, as exporter-toolkit's
+ * servers do.
  */
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -16,6 +17,8 @@ import type { ActiveWebConfig } from './web-config-reloader.js';
 export interface HttpServerOptions {
   readonly renderMetrics: () => Promise<string>;
   readonly landingPage: string;
+  /** The live status page, for requests whose Accept names HTML (see prefersHtml). */
+  readonly statusPage?: LivePage | undefined;
   readonly logger: Logger;
   /**
    * TLS, basic auth and extra headers, read at every connection and request (a reload may
@@ -35,6 +38,12 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
 
 export const AUTH_REALM = 'udp-listener-exporter';
+
+export interface LivePage {
+  /** One collection per call, shared with scrapes at the same moment. */
+  render(): Promise<string>;
+  readonly contentSecurityPolicy: string;
+}
 
 /**
  * Measured at 10,000 watched ports (a 2.15 MB page): level 1 gives 109 KB in 2 ms, level 6
@@ -125,10 +134,26 @@ function handle(options: HttpServerOptions, gzipCache: GzipCache, request: Incom
       },
     );
   } else if (path === '/') {
-    respond(request, response, 200, 'text/html; charset=utf-8', options.landingPage);
+    if (options.statusPage !== undefined && prefersHtml(request.headers.accept)) serveLivePage(options.statusPage, options.logger, request, response);
+    else respond(request, response, 200, 'text/html; charset=utf-8', options.landingPage, { vary: 'Accept' });
   } else {
     respond(request, response, 404, 'text/plain; charset=utf-8', 'Not Found\n');
   }
+}
+
+function serveLivePage(page: LivePage, logger: Logger, request: IncomingMessage, response: ServerResponse): void {
+  page.render().then(
+    (body) =>
+      respond(request, response, 200, 'text/html; charset=utf-8', body, {
+        vary: 'Accept',
+        'cache-control': 'no-store',
+        'content-security-policy': page.contentSecurityPolicy,
+      }),
+    (error: unknown) => {
+      logger.error('rendering the status page failed', { error: error instanceof Error ? error.message : String(error) });
+      respond(request, response, 500, 'text/plain; charset=utf-8', 'Internal Server Error\n');
+    },
+  );
 }
 
 function respond(
@@ -144,12 +169,26 @@ function respond(
   response.end(request.method === 'HEAD' ? undefined : body);
 }
 
+/**
+ * Whether the client asks for HTML by name: browsers send `text/html,...`; curl, wget, load
+ * balancers' health checks and Prometheus send a wildcard or nothing, and keep getting the
+ * static landing page, which costs no read of procfs.
+ */
+export function prefersHtml(header: string | undefined): boolean {
+  return listsWithNonzeroQuality(header, ['text/html', 'application/xhtml+xml']);
+}
+
 /** Whether the client takes gzip: `gzip` or `*` listed without q=0 (RFC 9110, 12.5.3). */
 export function acceptsGzip(header: string | undefined): boolean {
+  return listsWithNonzeroQuality(header, ['gzip', 'x-gzip', '*']);
+}
+
+/** Whether an Accept-style list (`value;q=0.5, ...`) names one of `values` without q=0 (RFC 9110, 12.4.2). */
+function listsWithNonzeroQuality(header: string | undefined, values: readonly string[]): boolean {
   if (header === undefined) return false;
   return header.split(',').some((part) => {
-    const [coding, ...parameters] = part.split(';').map((p) => p.trim().toLowerCase());
-    if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== '*') return false;
+    const [value, ...parameters] = part.split(';').map((p) => p.trim().toLowerCase());
+    if (!values.includes(value!)) return false;
     const q = parameters.find((p) => p.startsWith('q='));
     return q === undefined || Number(q.slice(2)) > 0;
   });

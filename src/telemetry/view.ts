@@ -4,6 +4,7 @@
  * reused from one collection to the next, so an unchanged page allocates no new ones.
  */
 import type { Attributes } from '@opentelemetry/api';
+import { ListenerTable, type PortRow } from '../collection/listener-table.js';
 import type { NetNamespace } from '../collection/namespaces.js';
 import type { FailureCount, NamespaceSnapshot, PortListeners, Snapshot } from '../collection/snapshot.js';
 import type { WatchedPort } from '../config/ports.js';
@@ -80,24 +81,22 @@ export const NO_ATTRIBUTES: Attributes = Object.freeze({});
 export class CollectionViewBuilder {
   /** Configured ports; empty means discovery mode. */
   private readonly ports: readonly WatchedPort[];
-  private readonly portNames: ReadonlyMap<number, string>;
+  private readonly table: ListenerTable;
   /** One attributes object per distinct series, reused scrape after scrape. */
   private readonly attributes = new AttributesCache<string>();
 
   constructor(ports: readonly WatchedPort[]) {
     this.ports = ports;
-    this.portNames = new Map(ports.filter((p) => p.name !== undefined).map((p) => [p.port, p.name!]));
+    this.table = new ListenerTable(ports);
   }
 
   build(snapshot: Snapshot, totals: CollectionTotals): CollectionView {
     this.attributes.beginRound();
     const listeners: ListenerRow[] = [];
     const owners: Attributes[] = [];
+    for (const row of this.table.rows(snapshot)) this.addListeners(row, listeners, owners);
     const hostCounters: HostCounterRow[] = [];
-    for (const namespace of snapshot.namespaces) {
-      this.addListeners(namespace, snapshot, listeners, owners);
-      this.addHostCounters(namespace, hostCounters);
-    }
+    for (const namespace of snapshot.namespaces) this.addHostCounters(namespace, hostCounters);
     const view: CollectionView = {
       listeners,
       owners,
@@ -125,44 +124,20 @@ export class CollectionViewBuilder {
     return view;
   }
 
-  private addListeners(namespaceSnapshot: NamespaceSnapshot, snapshot: Snapshot, rows: ListenerRow[], owners: Attributes[]): void {
-    const { namespace, listeners } = namespaceSnapshot;
-    // Socket tables unreadable: say nothing rather than report every port down.
-    if (listeners === undefined) return;
-    const isHost = namespace === undefined || namespace.isHost;
-    // Configured ports are always reported in the host namespace; elsewhere only where they listen.
-    const reported = this.ports.length > 0 && isHost ? this.ports.map((p) => p.port) : [...listeners.keys()].sort((a, b) => a - b);
+  private addListeners(row: PortRow, listeners: ListenerRow[], owners: Attributes[]): void {
+    const { namespace, port } = row;
     const scope = namespace === undefined ? '' : `${namespace.inode}`;
-    for (const port of reported) {
-      const attributes = this.attributes.get(`${scope}:${port}`, () => this.listenerAttributes(namespace, port));
-      const state = listeners.get(port);
-      rows.push({ attributes, listeners: state });
-      if (state === undefined || snapshot.owners === undefined) continue;
-      const seen = new Set<number>();
-      for (const inode of state.inodes) {
-        for (const { pid, executableName } of snapshot.owners.owners.get(inode) ?? []) {
-          if (seen.has(pid)) continue;
-          seen.add(pid);
-          owners.push(
-            this.attributes.get(`${scope}:${port}:${pid}:${executableName}`, () => ({
-              ...attributes,
-              [ATTR_PROCESS_PID]: pid,
-              [ATTR_PROCESS_EXECUTABLE_NAME]: executableName,
-            })),
-          );
-        }
-      }
+    const attributes = this.attributes.get(`${scope}:${port}`, () => listenerAttributes(row));
+    listeners.push({ attributes, listeners: row.listeners });
+    for (const { pid, executableName } of row.owners) {
+      owners.push(
+        this.attributes.get(`${scope}:${port}:${pid}:${executableName}`, () => ({
+          ...attributes,
+          [ATTR_PROCESS_PID]: pid,
+          [ATTR_PROCESS_EXECUTABLE_NAME]: executableName,
+        })),
+      );
     }
-  }
-
-  /** Key order is label order on the page: port, name, then the namespace. */
-  private listenerAttributes(namespace: NetNamespace | undefined, port: number): Attributes {
-    const name = this.portNames.get(port);
-    return {
-      [ATTR_PORT]: port,
-      ...(name === undefined ? {} : { [ATTR_LISTENER_NAME]: name }),
-      ...namespaceAttributes(namespace),
-    };
   }
 
   private addHostCounters({ namespace, counters }: NamespaceSnapshot, rows: HostCounterRow[]): void {
@@ -180,6 +155,15 @@ export class CollectionViewBuilder {
   private lookupAttributes(lookup: 'owners' | 'namespaces'): Attributes {
     return this.attributes.get(`lookup ${lookup}`, () => ({ [ATTR_LOOKUP]: lookup }));
   }
+}
+
+/** Key order is label order on the page: port, name, then the namespace. */
+function listenerAttributes({ port, name, namespace }: PortRow): Attributes {
+  return {
+    [ATTR_PORT]: port,
+    ...(name === undefined ? {} : { [ATTR_LISTENER_NAME]: name }),
+    ...namespaceAttributes(namespace),
+  };
 }
 
 function namespaceAttributes(namespace: NetNamespace | undefined): Attributes {

@@ -11,7 +11,7 @@ import { SnapshotSource, type Snapshot } from '../../src/collection/snapshot.js'
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
 import { ProcFs } from '../../src/procfs/procfs.js';
-import { findHostNetDirectory } from '../../src/service.js';
+import { findHostNetDirectory } from '../../src/collection/open-source.js';
 import { CARDINALITY_LIMIT, ExporterInstruments } from '../../src/telemetry/instruments.js';
 import { METER_NAME } from '../../src/telemetry/names.js';
 import { createTelemetryPipeline, type TelemetryPipeline } from '../../src/telemetry/pipeline.js';

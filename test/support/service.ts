@@ -91,19 +91,58 @@ export async function startService(env: Record<string, string>, options: StartOp
   };
 }
 
-/** Runs the service expecting it to refuse to start; resolves with its exit code and stderr. */
-export async function runToExit(env: Record<string, string>, options: { readonly timeoutMs?: number; readonly mainScript?: string } = {}): Promise<{ code: number | null; stderr: string }> {
-  const timeoutMs = options.timeoutMs ?? 15_000;
-  const child = spawn(process.execPath, [options.mainScript ?? MAIN_JS], {
+export interface MainOutcome {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunningMain {
+  readonly child: ChildProcess;
+  /** Everything written to stdout so far. */
+  stdout(): string;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Settles when the process has ended and its output is read. */
+  readonly done: Promise<MainOutcome>;
+}
+
+export interface MainOptions {
+  /** Killed after this long (default 30 s). */
+  readonly timeoutMs?: number;
+  /** Another copy of dist/src/main.js, e.g. laid out as an install would. */
+  readonly mainScript?: string;
+}
+
+/**
+ * Starts dist/src/main.js with these arguments, in the environment a user would have: the tests'
+ * own UDP_LISTENER_*, OTEL_* and HOST_PROC removed, `env` added.
+ */
+export function startMain(args: readonly string[], env: Record<string, string> = {}, options: MainOptions = {}): RunningMain {
+  const child = spawn(process.execPath, [options.mainScript ?? MAIN_JS, ...args], {
     env: { ...baseEnvironment(), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stdout = '';
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+  const done = once(child, 'close').then(([code, signal]) => {
+    clearTimeout(timer);
+    return { code: code as number | null, signal: signal as NodeJS.Signals | null, stdout, stderr };
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(timer);
+  return { child, stdout: () => stdout, stderr: () => stderr, done };
+}
+
+/** Runs dist/src/main.js with these arguments to its end (see startMain). */
+export function runMain(args: readonly string[], env: Record<string, string> = {}, options: MainOptions = {}): Promise<MainOutcome> {
+  return startMain(args, env, options).done;
+}
+
+/** Runs the service expecting it to refuse to start; resolves with its exit code and stderr. */
+export async function runToExit(env: Record<string, string>, options: MainOptions = {}): Promise<{ code: number | null; stderr: string }> {
+  const { code, stderr } = await runMain([], env, { timeoutMs: 15_000, ...options });
   return { code, stderr };
 }

@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { STUCK_FUSE } from './paths.js';
+import type { TestContext } from 'node:test';
+import { FIXTURES, STUCK_FUSE } from './paths.js';
 import { DEBIAN_PYTHON } from './label-safety.js';
 
 export class StuckFuse {
@@ -54,6 +55,24 @@ export class StuckFuse {
       throw new Error(`FUSE mount failed: ${String(reply.error)}`);
     }
     return fuse;
+  }
+
+  /**
+   * A mount of the captured procfs for one test, or undefined after skipping the test when FUSE
+   * cannot be used here (never in CI, which installs it and runs as root).
+   */
+  static async mountForTest(t: TestContext, options: { singleThread?: boolean } = {}): Promise<StuckFuse | undefined> {
+    const reason = StuckFuse.unavailable();
+    try {
+      if (reason === undefined) return await StuckFuse.mount(`${FIXTURES}procfs/real`, options);
+    } catch (error) {
+      if (process.env.CI === 'true') throw error;
+      t.skip(`FUSE cannot be mounted here (${(error as Error).message}); skipped locally, required in CI`);
+      return undefined;
+    }
+    if (process.env.CI === 'true') throw new Error(`CI must run the FUSE tests (.ci/run installs python3-fusepy and fuse3): ${reason}`);
+    t.skip(`FUSE cannot be mounted here (${reason}); skipped locally, required in CI`);
+    return undefined;
   }
 
   block(relative: string): Promise<unknown> {
