@@ -101,9 +101,9 @@ export const VARIABLES: readonly VariableSpec[] = [
     default: 'unset: plain HTTP, no authentication',
     example: code('/etc/udp-listener-exporter/web-config.yml'),
     summary:
-      "A web configuration file in the format of Prometheus's exporter-toolkit (the file node_exporter takes as `--web.config.file`): TLS, client certificates, basic auth users with bcrypt hashes, extra response headers.",
+      "A web configuration file in exporter-toolkit's format (node_exporter's `--web.config.file`): TLS, client certificates, bcrypt basic auth users, response headers.",
     details:
-      'Read and checked at start-up; a bad file stops the service (exit code 2) naming the file and the key. Read again on SIGHUP and when it or a file it names changes; see [Security](#security).',
+      'Checked at start-up (a bad file: exit 2, naming file and key), read again on SIGHUP and when it or a file it names changes. See [Security](#security).',
   },
   {
     name: 'HOST_PROC',
@@ -129,7 +129,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     example: code('prometheus,otlp'),
     summary: 'Comma list of `prometheus` (serve `/metrics`), `otlp` (push), `console` (print to stdout), or `none`.',
     details:
-      "The specification's default is `otlp`; ours is `prometheus`, because this is an exporter people scrape and pushing to a Collector nobody set up would only log failures. `otlp` alone opens no port.",
+      "The specification's default is `otlp`; ours is `prometheus`: people scrape an exporter, and a push to a Collector nobody set up only fails. `otlp` alone opens no port.",
   },
   {
     name: 'OTEL_EXPORTER_PROMETHEUS_HOST',
@@ -298,7 +298,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     example: code('deployment.environment.name=prod'),
     summary: 'More resource attributes, `key=value` comma-separated, values percent-encoded.',
     details:
-      "The resource also carries `service.version` (from package.json), `service.instance.id` (default: the host name, so a Collector's `instance` label tells hosts apart; set it to the node name in Kubernetes), `host.name`, `host.arch`, `host.id` and the SDK's attributes, and appears as `target_info` on `/metrics`.",
+      "The resource also has `service.version`, `service.instance.id` (default: the host name), `host.*` and the SDK's attributes; `/metrics` shows it as `target_info`.",
   },
 ];
 
