@@ -6,9 +6,10 @@
 //
 // It bundles the compiled service (dist/src, so `npm run build` first, as `npm run sea` does)
 // and its runtime dependencies into one ES module with esbuild, then has Node write the
-// executable (`node --build-sea`), with koffi's native binding for the netlink source as an
-// asset inside it. The Node that builds the file is the Node inside it: the running one if it is
-// the newest LTS, otherwise that LTS from the npm registry's `node` package.
+// executable (`node --build-sea`), with the bundled worker threads and koffi's native binding
+// for the netlink source as assets inside it. The Node that builds the file is the Node inside
+// it: the running one if it is the newest LTS, otherwise that LTS from the npm registry's `node`
+// package.
 //
 // This lives in a dotfile directory because it is neither shipped (src/, otel/) nor a test.
 import { spawnSync } from 'node:child_process';
@@ -43,23 +44,45 @@ const running = Number(process.versions.node.split('.')[0]);
 /** The command of the Node that writes the file. */
 const builder = running === NEWEST_LTS ? [process.execPath] : ['npm', 'exec', '--yes', `--package=node@${NEWEST_LTS}`, '--', 'node'];
 
+/** How the service starts a worker thread: from a script beside the module that starts it. */
+const WORKER_FROM_FILE = /new Worker\(new URL\('(\.\/[^']+\.js)', import\.meta\.url\), \{/g;
+
 /**
+ * Rewrites the compiled service where the bundle must differ from the checkout, and records the
+ * worker scripts (source path by asset name) to bundle beside it.
+ *
  * The service loads yaml and bcryptjs on first use with createRequire(import.meta.url)(name), so
  * that a service without a web configuration never pays for them. esbuild does not follow that
  * call, so it is written as require(name) here, which esbuild bundles as a module evaluated on
  * the first call: as lazy as before. Any other createRequire would load from a node_modules the
  * single file does not have, so it stops the build.
+ *
+ * A worker thread runs a script of its own (enter-namespace.ts starts one from
+ * enter-namespace-worker.js to enter another network namespace), which is not a file beside the
+ * single executable: each is bundled too, stored as an asset named by its path under dist/src,
+ * and started from its text (`eval: true`; Node runs it as the ES module it is). Any other
+ * `new Worker(` stops the build.
  */
-const lazyRequires = {
-  name: 'lazy-requires',
-  setup(build) {
-    build.onLoad({ filter: /[\\/]dist[\\/]src[\\/].*\.js$/ }, (args) => {
-      const contents = readFileSync(args.path, 'utf8').replace(/createRequire\(import\.meta\.url\)\(('[^']+')\)/g, 'require($1)');
-      if (contents.includes('createRequire(')) throw new Error(`${args.path}: a createRequire() the bundle cannot follow`);
-      return { contents, loader: 'js' };
-    });
-  },
-};
+function sourceRewrites(workers) {
+  return {
+    name: 'source-rewrites',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]dist[\\/]src[\\/].*\.js$/ }, (args) => {
+        const contents = readFileSync(args.path, 'utf8')
+          .replace(/createRequire\(import\.meta\.url\)\(('[^']+')\)/g, 'require($1)')
+          .replace(WORKER_FROM_FILE, (_, script) => {
+            const file = path.resolve(path.dirname(args.path), script);
+            const asset = path.relative(distSrc, file).split(path.sep).join('/');
+            workers.set(asset, file);
+            return `new Worker(process.getBuiltinModule('node:sea').getAsset(${JSON.stringify(asset)}, 'utf8'), { eval: true, `;
+          });
+        if (contents.includes('createRequire(')) throw new Error(`${args.path}: a createRequire() the bundle cannot follow`);
+        if (/new Worker\((?!process\.getBuiltinModule)/.test(contents)) throw new Error(`${args.path}: a new Worker() whose script the bundle cannot carry`);
+        return { contents, loader: 'js' };
+      });
+    },
+  };
+}
 
 /**
  * The netlink source (UDP_LISTENER_SOURCE=netlink) calls libc through koffi, whose native
@@ -106,7 +129,7 @@ function targetBinding() {
 }
 
 /** Bundles one entry of dist/src with its dependencies into one ES module. */
-async function bundle(entry, outfile) {
+async function bundle(entry, outfile, workers) {
   let koffiLoaderReplaced = false;
   const { metafile } = await esbuild.build({
     entryPoints: [entry],
@@ -115,7 +138,7 @@ async function bundle(entry, outfile) {
     platform: 'node',
     format: 'esm',
     target: `node${NEWEST_LTS}`,
-    plugins: [lazyRequires, koffiBindingFromAsset(() => { koffiLoaderReplaced = true; })],
+    plugins: [sourceRewrites(workers), koffiBindingFromAsset(() => { koffiLoaderReplaced = true; })],
     // version.ts: there is no package.json beside the file.
     define: { BUNDLED_PACKAGE_VERSION: JSON.stringify(manifest.version) },
     // The bundled CommonJS dependencies (gRPC, protobufjs, the OpenTelemetry packages) require
@@ -132,8 +155,14 @@ async function bundle(entry, outfile) {
 const work = mkdtempSync(path.join(tmpdir(), `${PROGRAM}-sea-`));
 try {
   const main = path.join(work, 'main.mjs');
-  await bundle(path.join(distSrc, 'main.js'), main);
+  /** Worker scripts by asset name; bundling one may find more, which the loop below reaches too. */
+  const workers = new Map();
+  await bundle(path.join(distSrc, 'main.js'), main, workers);
   const assets = { [KOFFI_ASSET]: targetBinding() };
+  for (const [asset, entry] of workers) {
+    assets[asset] = path.join(work, 'workers', asset);
+    await bundle(entry, assets[asset], workers);
+  }
 
   const config = path.join(work, 'sea.json');
   writeFileSync(config, JSON.stringify({

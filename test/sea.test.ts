@@ -4,15 +4,16 @@
  * outside the file can be what answers: the command line, /metrics byte for byte, OTLP over
  * each protocol (gRPC and protobuf bundled), and a web configuration with basic auth (YAML and
  * bcrypt, which the service loads only when used, bundled too), and the netlink source: koffi's
- * native binding, carried inside the file, is loaded from a copy that has no name on disk, and a
- * TMPDIR it cannot be loaded from stops the service, saying so (root only: a noexec mount).
+ * native binding, carried inside the file, is loaded from a copy that has no name on disk, by
+ * the main thread and by the worker threads that enter other network namespaces (root only)
+ * alike, and a TMPDIR it cannot be loaded from stops the service, saying so.
  *
  * Node builds the file with `node --build-sea`, which Node 25.5 brought; the file is built by the
  * newest LTS, which .ci/run's second pass runs. On older Nodes the test skips, saying so.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -21,7 +22,7 @@ import { assertServesRealListener, expectedVersionText, runCommand } from './sup
 import { parseExposition, valueOf } from './support/exposition.js';
 import { assertServesGoldenPages } from './support/golden.js';
 import { get } from './support/https.js';
-import { listenerSeries, scrapeBothSources } from './support/netlink.js';
+import { listenerSeries, NetworkNamespace, scrapeBothSources } from './support/netlink.js';
 import { metricNamed, OtlpReceiver, type OtlpTransport } from './support/otlp-receiver.js';
 import { REPO_ROOT } from './support/paths.js';
 import { requireRoot } from './support/privileges.js';
@@ -56,6 +57,38 @@ interface KoffiCopies {
 function koffiCopies(service: ServiceProcess): KoffiCopies {
   const lines = readFileSync(`/proc/${service.child.pid}/maps`, 'utf8').split('\n').filter((line) => line.includes('koffi.node'));
   return { lines, inodes: new Set(lines.map((line) => line.split(/\s+/).slice(3, 5).join(' '))) };
+}
+
+/**
+ * Every name created (or removed) in `directory` from now on, as inotify reports them.
+ * settled() waits until all that happened before it have arrived: it makes a file of its
+ * own and waits for that, which the kernel reports after them.
+ */
+function watchNames(directory: string): { settled(): Promise<Set<string>> } {
+  const marker = 'settled';
+  const names = new Set<string>();
+  let markerArrived: () => void = () => undefined;
+  // Not persistent: a test that fails before settled() must not keep the process alive.
+  const watcher = watch(directory, { persistent: false }, (_, name) => {
+    if (name === marker) markerArrived();
+    else if (name !== null) names.add(name);
+  });
+  return {
+    async settled() {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          markerArrived = resolve;
+          timer = setTimeout(() => reject(new Error(`inotify did not report ${marker} in ${directory} within 10 s`)), 10_000);
+          writeFileSync(path.join(directory, marker), '');
+        });
+      } finally {
+        clearTimeout(timer);
+        watcher.close();
+      }
+      return names;
+    },
+  };
 }
 
 describe('the single executable', { timeout: 300_000 }, () => {
@@ -159,6 +192,31 @@ describe('the single executable', { timeout: 300_000 }, () => {
       assert.deepEqual(readdirSync(temporary), [], 'nothing is left in TMPDIR');
     } finally {
       await holder.dispose();
+      rmSync(temporary, { recursive: true, force: true });
+    }
+  });
+
+  it('reads another network namespace over netlink (UDP_LISTENER_NETNS=all) through a worker that loads the main thread\'s copy of the binding', async (t) => {
+    if (!canBuild(t) || !requireRoot(t, 'a network namespace of its own (ip netns add) and setns into it')) return;
+    const namespace = new NetworkNamespace(`udp-exporter-sea-${process.pid}`);
+    const holder = new SocketHolder({ prefix: namespace.exec(), comm: Buffer.from('sea-nl-ns') });
+    const temporary = mkdtempSync(path.join(tmpdir(), 'udp-listener-exporter-sea-tmp-'));
+    try {
+      const listener = await holder.open({ family: 'ipv4', address: '0.0.0.0', port: NON_EPHEMERAL });
+      await holder.send('ipv4', ['127.0.0.1', listener.port], 2, 64);
+      const created = watchNames(temporary);
+      const [fromProcfs, fromNetlink] = await scrapeBothSources({ ...NO_NODE, TMPDIR: temporary, UDP_LISTENER_NETNS: 'all', UDP_LISTENER_PORTS: String(listener.port) }, options);
+      const ports = new Set([listener.port]);
+      assert.deepEqual(listenerSeries(fromNetlink, ports), listenerSeries(fromProcfs, ports));
+      const labels = { network_local_port: String(listener.port), linux_netns_inode: String(namespace.inode) };
+      assert.equal(valueOf(fromNetlink, 'udp_listener_up', labels), 1);
+      assert.ok(valueOf(fromNetlink, 'udp_listener_receive_buffer_bytes', labels)! > 0);
+      assert.equal(valueOf(fromNetlink, 'udp_listener_exporter_read_success', { file_path: 'netlink:<pid>/sock_diag/udp' }), 1);
+      // The main thread made one copy; a worker that made its own would have made another.
+      assert.equal((await created.settled()).size, 1);
+    } finally {
+      await holder.dispose();
+      namespace.delete();
       rmSync(temporary, { recursive: true, force: true });
     }
   });
