@@ -8,46 +8,34 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { samplesOf, scrape, valueOf, type Exposition, type Sample } from './support/exposition.js';
+import { samplesOf, scrape, valueOf } from './support/exposition.js';
+import { listenerSeries, NetworkNamespace, scrapeBothSources } from './support/netlink.js';
 import { REPO_ROOT } from './support/paths.js';
 import { NobodyService, requireRoot } from './support/privileges.js';
-import { runToExit, startService, type ServiceProcess } from './support/service.js';
+import { runToExit, startService } from './support/service.js';
 import { NON_EPHEMERAL, SocketHolder, type HeldSocket } from './support/sockets.js';
 import { requireTool } from './support/tools.js';
 
-const namespace = `udp-exporter-netlink-${process.pid}`;
-/** Every series that describes a listener: what must not depend on the source. */
-const LISTENER_SERIES = ['udp_listener_up', 'udp_listener_sockets', 'udp_listener_receive_queue_bytes', 'udp_listener_drops_total', 'udp_listener_owner_info'];
-
-/** The listener series of `ports`, as sorted lines: what two pages are compared by. */
-function listenerSeries(page: Exposition, ports: ReadonlySet<number>): string[] {
-  const line = ({ name, labels, value }: Sample): string => `${name}${JSON.stringify(Object.entries(labels).sort())} ${value}`;
-  return LISTENER_SERIES.flatMap((name) => samplesOf(page, name))
-    .filter((sample) => ports.has(Number(sample.labels.network_local_port)))
-    .map(line)
-    .sort();
-}
+const namespaceName = `udp-exporter-netlink-${process.pid}`;
 
 describe('the netlink source', () => {
   let ready = false;
   let host: SocketHolder;
   let inNamespace: SocketHolder;
   const ports = new Set<number>();
-  let namespaceInode = 0;
+  let namespace: NetworkNamespace | undefined;
   let stalled: HeldSocket;
   let namespaceListener: HeldSocket;
 
   before(async () => {
     if (process.getuid?.() !== 0) return;
-    execFileSync('ip', ['netns', 'add', namespace]);
-    execFileSync('ip', ['netns', 'exec', namespace, 'ip', 'link', 'set', 'lo', 'up']);
-    namespaceInode = statSync(`/run/netns/${namespace}`).ino;
+    namespace = new NetworkNamespace(namespaceName);
     host = new SocketHolder({ comm: Buffer.from('nl-host') });
-    inNamespace = new SocketHolder({ prefix: ['ip', 'netns', 'exec', namespace], comm: Buffer.from('nl-ns') });
+    inNamespace = new SocketHolder({ prefix: namespace.exec(), comm: Buffer.from('nl-ns') });
     const open = async (holder: SocketHolder, spec: Parameters<SocketHolder['open']>[0]): Promise<HeldSocket> => {
       const socket = await holder.open(spec);
       ports.add(socket.port);
@@ -82,25 +70,13 @@ describe('the netlink source', () => {
     await nobody.remove();
     await host?.dispose();
     await inNamespace?.dispose();
-    if (process.getuid?.() === 0) execFileSync('ip', ['netns', 'del', namespace], { stdio: 'ignore' });
+    namespace?.delete();
   });
 
   function available(t: TestContext): boolean {
     if (!requireRoot(t, 'a network namespace of its own (ip netns add) and setns into it')) return false;
     assert.ok(ready, 'the sockets were not set up');
     return true;
-  }
-
-  /** Starts the same configuration once per source and returns both pages, procfs first. */
-  async function bothSources(env: Record<string, string>, prefix: readonly string[] = []): Promise<[Exposition, Exposition, ServiceProcess]> {
-    const procfs = await startService({ ...env, UDP_LISTENER_SOURCE: 'procfs' }, { prefix });
-    const netlink = await startService({ ...env, UDP_LISTENER_SOURCE: 'netlink' }, { prefix });
-    try {
-      return [await scrape(procfs.baseUrl), await scrape(netlink.baseUrl), netlink];
-    } finally {
-      await procfs.stop();
-      await netlink.stop();
-    }
   }
 
   const modes: [string, () => Record<string, string>][] = [
@@ -111,7 +87,7 @@ describe('the netlink source', () => {
   for (const [mode, env] of modes) {
     it(`${mode}: every listener series equals the procfs source's`, async (t) => {
       if (!available(t)) return;
-      const [fromProcfs, fromNetlink] = await bothSources(env());
+      const [fromProcfs, fromNetlink] = await scrapeBothSources(env());
       const expected = listenerSeries(fromProcfs, ports);
       assert.ok(expected.length >= 3 * ports.size, `procfs reported only ${expected.length} series`);
       assert.deepEqual(listenerSeries(fromNetlink, ports), expected);
@@ -123,7 +99,7 @@ describe('the netlink source', () => {
         assert.ok(valueOf(fromNetlink, 'udp_listener_receive_queue_bytes', stalledLabels)! > 0);
       }
       if (env().UDP_LISTENER_NETNS === 'all') {
-        const labels = { network_local_port: String(namespaceListener.port), linux_netns_inode: String(namespaceInode) };
+        const labels = { network_local_port: String(namespaceListener.port), linux_netns_inode: String(namespace!.inode) };
         assert.equal(valueOf(fromNetlink, 'udp_listener_up', labels), 1, 'the other namespace is read through its own socket');
         assert.ok(valueOf(fromNetlink, 'udp_listener_receive_queue_bytes', labels)! > 0);
         assert.equal(valueOf(fromNetlink, 'udp_listener_exporter_read_success', { file_path: 'netlink:<pid>/sock_diag/udp' }), 1);
@@ -135,7 +111,7 @@ describe('the netlink source', () => {
     if (!available(t)) return;
     const ss = requireTool(t, 'ss', 'iproute2');
     if (ss === undefined) return;
-    const [fromProcfs, fromNetlink] = await bothSources({ UDP_LISTENER_PORTS: String(stalled.port) });
+    const [fromProcfs, fromNetlink] = await scrapeBothSources({ UDP_LISTENER_PORTS: String(stalled.port) });
     const line = execFileSync(ss, ['-uamnH', 'sport', `= :${stalled.port}`], { encoding: 'utf8' });
     const skmem = /skmem:\(r(\d+),rb(\d+),.*,d(\d+)\)/.exec(line);
     assert.ok(skmem !== null, line);
@@ -160,7 +136,7 @@ describe('the netlink source', () => {
       assert.equal(valueOf(page, 'udp_listener_exporter_read_success', { file_path: 'netlink:<pid>/sock_diag/udp' }), 0);
       assert.equal(valueOf(page, 'udp_listener_exporter_read_success', { file_path: 'netlink:<pid>/sock_diag/udp6' }), 0);
       assert.ok(valueOf(page, 'udp_listener_exporter_collection_errors_total', { file_path: 'netlink:<pid>/sock_diag/udp', error_type: 'EPERM' })! >= 1);
-      assert.equal(valueOf(page, 'udp_listener_up', { network_local_port: String(namespaceListener.port), linux_netns_inode: String(namespaceInode) }), undefined);
+      assert.equal(valueOf(page, 'udp_listener_up', { network_local_port: String(namespaceListener.port), linux_netns_inode: String(namespace!.inode) }), undefined);
       // The exporter's own namespace needs no privilege at all.
       assert.equal(valueOf(page, 'udp_listener_exporter_read_success', { file_path: 'netlink:sock_diag/udp' }), 1);
       assert.match(service.stderr(), /file="netlink:<pid>\/sock_diag\/udp" failure=EPERM error=".*\/ns\/net: cannot open a netlink socket in the network namespace: setns: EPERM"/);
