@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { endianness } from 'node:os';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { parseNetUdp } from '../src/procfs/net-udp.js';
@@ -94,5 +96,52 @@ describe('ProcFs on the live procfs', () => {
     const procfsWithSize = new ProcFs('/proc');
     await procfsWithSize.read('/proc/kallsyms', OPTIONS);
     await assert.rejects(procfsWithSize.read('/proc/kallsyms', { deadline: deadlineIn(0) }), { failure: 'timeout' });
+  });
+});
+
+describe('ProcFs links', () => {
+  it('reads fd links on the live procfs: a socket fd reads socket:[INODE], a missing fd is ENOENT', async () => {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    try {
+      const procfs = new ProcFs('/proc');
+      const fds = await procfs.list(procfs.path('self', 'fd'));
+      const targets = await Promise.all(fds.map((fd) => procfs.link(procfs.path('self', 'fd', fd)).catch(() => '')));
+      assert.ok(targets.some((target) => /^socket:\[\d+\]$/.test(target)), JSON.stringify(targets));
+      await assert.rejects(procfs.link(procfs.path('self', 'fd', '99999')), { failure: 'ENOENT' });
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('reads links below a root that is not procfs too (through the thread pool), with the same errors', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'procfs-links-'));
+    try {
+      symlinkSync('socket:[12345]', path.join(root, 'a-link'));
+      const procfs = new ProcFs(root);
+      assert.equal(await procfs.link(procfs.path('a-link')), 'socket:[12345]');
+      await assert.rejects(procfs.link(procfs.path('missing')), { failure: 'ENOENT' });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('lets the event loop turn during a long run of links on procfs, read synchronously', async () => {
+    // Tens of thousands of readlink(2) calls take far longer than one 5 ms slice; a timer set
+    // before them must fire before they end, as it would between the reads of a table.
+    const procfs = new ProcFs('/proc');
+    const file = procfs.path('self', 'fd', '0');
+    await procfs.link(file);
+    let turned = false;
+    setImmediate(() => {
+      turned = true;
+    });
+    const started = performance.now();
+    let reads = 0;
+    while (!turned && reads < 1_000_000) {
+      await procfs.link(file);
+      reads++;
+    }
+    assert.ok(turned, `the event loop did not turn during ${reads} links (${(performance.now() - started).toFixed(0)} ms)`);
   });
 });

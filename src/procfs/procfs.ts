@@ -3,7 +3,7 @@
  * here from the configured root (HOST_PROC), so the whole exporter runs against a fixture tree
  * as easily as against the live /proc.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { open, readdir, readlink, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -76,6 +76,10 @@ export class ProcFs {
   private procfsChunk: Buffer | undefined;
   /** Whether each file lives on procfs (then read with synchronous calls, see readOnProcfs). */
   private readonly onProcfs = new Map<string, boolean>();
+  /** Whether the root itself is a procfs mount, asked once (then links read synchronously, see link). */
+  private rootIsProcfs: Promise<boolean> | undefined;
+  /** When the synchronous link reads last let the event loop turn (see link). */
+  private linkSliceStartedAt = Number.NEGATIVE_INFINITY;
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -193,12 +197,41 @@ export class ProcFs {
     }
   }
 
-  /** Target of a symbolic link below the root, e.g. `<root>/<pid>/fd/3`. */
+  /**
+   * Target of a symbolic link below the root, e.g. `<root>/<pid>/fd/3`. When the root is procfs
+   * itself, read with a synchronous readlink(2): on procfs it only prints a path the kernel
+   * already holds, so it cannot hang as a file on a dead mount can, and it costs a few
+   * microseconds where a round trip through the thread pool costs several times that, in CPU
+   * too (the owners re-read one link per holder every collection, and a walk reads every fd
+   * link on the host). The event loop still turns every PROCFS_SLICE_MS, as during a read.
+   * Below any other root (a copy of procfs, a FUSE tree) links go through the thread pool.
+   */
   async link(file: string): Promise<string> {
+    if (await (this.rootIsProcfs ??= this.checkRootIsProcfs())) {
+      if (performance.now() - this.linkSliceStartedAt > PROCFS_SLICE_MS) {
+        await yieldToEventLoop();
+        this.linkSliceStartedAt = performance.now();
+      }
+      try {
+        return readlinkSync(file);
+      } catch (error) {
+        throw toProcReadError(file, error);
+      }
+    }
     try {
       return await readlink(file);
     } catch (error) {
       throw toProcReadError(file, error);
+    }
+  }
+
+  /** statfs(2) of the root, through the thread pool; a failure is not remembered (it is asked again). */
+  private async checkRootIsProcfs(): Promise<boolean> {
+    try {
+      return (await statfs(this.root)).type === PROC_SUPER_MAGIC;
+    } catch {
+      this.rootIsProcfs = undefined;
+      return false;
     }
   }
 
