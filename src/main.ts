@@ -58,7 +58,7 @@ async function sdkVersion(): Promise<string> {
 
 async function check(options: CheckOptions): Promise<void> {
   const { runCheck } = await import('./check/run.js');
-  const { exitCode, output, stuckFiles } = await runCheck(options, process.env);
+  const { exitCode, output, stuckFiles } = await runCheck(options);
   process.stdout.write(output);
   exitNow(exitCode, stuckFiles, createLogger('warn'));
 }

@@ -124,6 +124,14 @@ describe('loadConfig', () => {
     });
   });
 
+  it('takes ports a command line gave instead of UDP_LISTENER_PORTS, which it then does not parse; other variables still count', () => {
+    const given = parsePortList('syslog=514', 'PORTSPEC');
+    const config = loadConfig({ UDP_LISTENER_PORTS: 'not a port list', UDP_LISTENER_OWNERS: 'false' }, { ports: given });
+    assert.deepEqual(config.ports, given);
+    assert.equal(config.owners, false);
+    assert.throws(() => loadConfig({ UDP_LISTENER_PORTS: 'not a port list' }, { ports: undefined }), ConfigError);
+  });
+
   it('treats empty values as unset, as the OpenTelemetry specification says', () => {
     assert.equal(loadConfig({ OTEL_EXPORTER_PROMETHEUS_PORT: '', UDP_LISTENER_DISCOVERY_LIMIT: ' ' }).prometheus.port, 9464);
   });

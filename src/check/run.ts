@@ -32,8 +32,11 @@ export interface CheckOutcome {
   readonly stuckFiles: readonly string[];
 }
 
-/** Never rejects for a bad environment or an unreadable procfs: those are UNKNOWN answers. */
-export async function runCheck(options: CheckOptions, env: NodeJS.ProcessEnv): Promise<CheckOutcome> {
+/**
+ * Never rejects for a bad environment or an unreadable procfs: those are UNKNOWN answers. `env` is
+ * the process's environment unless the caller (the benchmark) passes its own.
+ */
+export async function runCheck(options: CheckOptions, env?: NodeJS.ProcessEnv): Promise<CheckOutcome> {
   const thresholds: CheckThresholds = { queueWarningBytes: options.queueWarningBytes, queueCriticalBytes: options.queueCriticalBytes };
   const answer = (report: CheckReport, stuckFiles: readonly string[] = []): CheckOutcome => ({
     exitCode: report.exit_code,
@@ -48,13 +51,12 @@ export async function runCheck(options: CheckOptions, env: NodeJS.ProcessEnv): P
 
   let config: Config;
   try {
-    // PORTSPEC arguments replace UDP_LISTENER_PORTS, which then is not even parsed.
-    config = loadConfig(options.ports === undefined ? env : { ...env, UDP_LISTENER_PORTS: undefined });
+    config = loadConfig(env, { ports: options.ports });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return configurationError(error);
   }
-  const ports = options.ports ?? config.ports;
+  const { ports } = config;
   if (ports.length === 0) {
     return answer(unknownReport([], 'no ports to check: give PORTSPEC arguments (e.g. syslog=514) or set UDP_LISTENER_PORTS', []));
   }
@@ -63,7 +65,7 @@ export async function runCheck(options: CheckOptions, env: NodeJS.ProcessEnv): P
   const logger = createLogger(config.logLevel === 'debug' ? 'debug' : 'error');
   let opened: OpenedSource;
   try {
-    opened = await openSnapshotSource({ ...config, ports }, logger);
+    opened = await openSnapshotSource(config, logger);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return configurationError(error);

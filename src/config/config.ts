@@ -58,8 +58,17 @@ export interface Config {
 /** Every variable the service reads (the table of variables.ts). */
 export const CONFIG_VARIABLES: readonly string[] = VARIABLE_NAMES;
 
-/** Reads `env`, which is the process's environment unless a test passes its own. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** What a command line gave instead of a variable: `check syslog=514` names its ports itself. */
+export interface GivenSettings {
+  /** Replace UDP_LISTENER_PORTS, which then is not even parsed. */
+  readonly ports?: readonly WatchedPort[] | undefined;
+}
+
+/**
+ * Reads `env`, which is the process's environment unless a caller passes its own (tests, the
+ * benchmark); this is the one place that reads process.env.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, given: GivenSettings = {}): Config {
   const read = (name: string): string | undefined => {
     if (!CONFIG_VARIABLES.includes(name)) throw new Error(`${name} is read but missing from the table of variables.ts`);
     // The OpenTelemetry convention, applied to every variable: empty means unset.
@@ -73,7 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   return {
     procRoot,
-    ports: parsePortList(read('UDP_LISTENER_PORTS') ?? '', 'UDP_LISTENER_PORTS'),
+    ports: given.ports ?? parsePortList(read('UDP_LISTENER_PORTS') ?? '', 'UDP_LISTENER_PORTS'),
     discoveryLimit: parseInteger('UDP_LISTENER_DISCOVERY_LIMIT', read('UDP_LISTENER_DISCOVERY_LIMIT'), DEFAULTS.discoveryLimit, 1, 65535),
     collectionTimeoutMs: parseDuration('UDP_LISTENER_COLLECTION_TIMEOUT', read('UDP_LISTENER_COLLECTION_TIMEOUT'), DEFAULTS.collectionTimeoutMs, 10, 60_000),
     owners: parseBoolean('UDP_LISTENER_OWNERS', read('UDP_LISTENER_OWNERS'), DEFAULTS.owners),

@@ -91,7 +91,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     group: 'exporter',
     default: code(DEFAULTS.socketSource),
     example: code('netlink'),
-    summary: '`procfs`: read the socket tables `/proc/net/udp` and `udp6`; `netlink`: ask the kernel over netlink sock_diag, as `ss` does.',
+    summary: '`procfs`: read the socket tables `$HOST_PROC/1/net/udp` and `udp6`; `netlink`: ask the kernel over netlink sock_diag, as `ss` does.',
     details:
       '`netlink` is cheaper, misses no socket, and adds `udp_listener_receive_buffer_bytes`; see [The netlink source](#the-netlink-source). If it cannot work here, the service does not start (exit code 2).',
   },
@@ -112,7 +112,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     example: code('/host/proc'),
     summary: 'Where procfs is mounted.',
     details:
-      "Socket tables are read from `$HOST_PROC/1/net/udp` and `udp6`, the network namespace of PID 1, so a container with the host's `/proc` mounted sees the host's sockets (with the host PID namespace).",
+      "Socket tables are read from `$HOST_PROC/1/net/udp` and `udp6`, the network namespace of PID 1, so a container with the host's procfs mounted sees the host's sockets (with the host PID namespace).",
   },
   {
     name: 'OTEL_LOG_LEVEL',

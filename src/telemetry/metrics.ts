@@ -163,7 +163,7 @@ export const METRICS: readonly MetricDefinition[] = [
     unit: '{datagram}',
     description: 'UDP datagrams delivered to sockets on the host (InDatagrams).',
     labels: '`network_type`',
-    readmeNote: '`ipv4` from `/proc/net/snmp`, `ipv6` from `Udp6InDatagrams` of `snmp6`; likewise below.',
+    readmeNote: '`ipv4` from `$HOST_PROC/1/net/snmp`, `ipv6` from `Udp6InDatagrams` of `snmp6`; likewise below.',
     observe: hostCounter('InDatagrams'),
   },
   {
