@@ -16,6 +16,7 @@ import { findNodeExporter } from './node-exporter.js';
 import { clockTicksPerSecond } from '../support/process-stats.js';
 import { evaluateGoals, GOALS_FROM_SOCKETS, sizeBlock, summaryTable, type Goal } from './report.js';
 import { runSize, type SizeOptions, type SizeResult } from './run-size.js';
+import { duration, wholeNumber } from './options.js';
 import { runSourcesBench } from './sources.js';
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -45,8 +46,6 @@ interface Options extends SizeOptions {
   readonly sources: boolean;
 }
 
-class UsageError extends Error {}
-
 function parseOptions(argv: string[]): Options | undefined {
   const { values } = parseArgs({
     args: argv,
@@ -72,36 +71,22 @@ function parseOptions(argv: string[]): Options | undefined {
   });
   if (values.help) return undefined;
   return {
-    sizes: values.sizes.split(',').map((size) => count('--sizes', size, 1)),
-    reps: values.reps === 'auto' ? 'auto' : count('--reps', values.reps, 1),
-    warmupRounds: count('--warmup', values.warmup, 0),
-    configuredPorts: count('--ports', values.ports, 1),
-    concurrency: count('--concurrency', values.concurrency, 1),
-    bursts: count('--bursts', values.bursts, 1),
+    sizes: values.sizes.split(',').map((size) => wholeNumber('--sizes', size, 1)),
+    reps: values.reps === 'auto' ? 'auto' : wholeNumber('--reps', values.reps, 1),
+    warmupRounds: wholeNumber('--warmup', values.warmup, 0),
+    configuredPorts: wholeNumber('--ports', values.ports, 1),
+    concurrency: wholeNumber('--concurrency', values.concurrency, 1),
+    bursts: wholeNumber('--bursts', values.bursts, 1),
     idleMs: duration('--idle', values.idle),
     idleIntervalMs: duration('--idle-interval', values['idle-interval']),
     idleSettleMs: duration('--idle-settle', values['idle-settle'], 0),
-    rssScrapes: count('--rss-scrapes', values['rss-scrapes'], 1),
-    parserReps: values['parser-reps'] === undefined ? null : count('--parser-reps', values['parser-reps'], 1),
+    rssScrapes: wholeNumber('--rss-scrapes', values['rss-scrapes'], 1),
+    parserReps: values['parser-reps'] === undefined ? null : wholeNumber('--parser-reps', values['parser-reps'], 1),
     nodeExporter: findNodeExporter(values['node-exporter']) ?? null,
     serviceNodeArgs: values['service-node-args'].split(' ').filter((arg) => arg !== ''),
     out: path.resolve(values.out),
     sources: values.sources,
   };
-}
-
-function count(option: string, value: string, min: number): number {
-  const n = Number(value.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`${option}: expected a whole number >= ${min}, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-function duration(option: string, value: string, min = 1): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value);
-  if (match === null) throw new UsageError(`${option}: expected a duration such as 500ms, 10s or 1m, got ${JSON.stringify(value)}`);
-  const ms = Number(match[1]) * { ms: 1, s: 1000, m: 60_000 }[match[2] as 'ms' | 's' | 'm'];
-  if (ms < min) throw new UsageError(`${option}: must be at least ${min} ms`);
-  return ms;
 }
 
 async function main(): Promise<void> {

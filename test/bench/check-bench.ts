@@ -30,6 +30,7 @@ import { parseArgs } from 'node:util';
 import { runCheck } from '../../src/check/run.js';
 import type { CheckReport } from '../../src/check/evaluate.js';
 import type { CheckOptions } from '../../src/cli.js';
+import { wholeNumber } from './options.js';
 import { Population } from './population.js';
 import { Samples, type Summary } from './stats.js';
 
@@ -63,12 +64,12 @@ function parseOptions(argv: string[]): Options | undefined {
     strict: true,
   });
   if (values.help) return undefined;
-  const count = (option: string, value: string): number => {
-    const n = Number(value.replaceAll('_', ''));
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${option}: expected a whole number >= 1, got ${JSON.stringify(value)}`);
-    return n;
+  return {
+    sockets: wholeNumber('--sockets', values.sockets, 1),
+    ports: wholeNumber('--ports', values.ports, 1),
+    rounds: wholeNumber('--rounds', values.rounds, 1),
+    out: values.out,
   };
-  return { sockets: count('--sockets', values.sockets), ports: count('--ports', values.ports), rounds: count('--rounds', values.rounds), out: values.out };
 }
 
 /**

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { installPackage } from '../support/package.js';
 import { MAIN_JS, productionNodeFlags, REPO_ROOT } from '../support/paths.js';
 import { freePort } from '../support/prometheus.js';
+import { wholeNumber } from './options.js';
 import { summarize } from './stats.js';
 
 const SINGLE_EXECUTABLE = path.join(REPO_ROOT, 'dist', 'sea', 'udp-listener-exporter');
@@ -77,7 +78,7 @@ function hostUdpSockets(): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' } } });
-  const rounds = Number(values.rounds);
+  const rounds = wholeNumber('--rounds', values.rounds, 1);
   const flags = productionNodeFlags();
   const installed = await installPackage();
   try {

@@ -26,6 +26,7 @@ import { procTree } from '../support/proc-tree.js';
 import { productionNodeFlags, REPO_ROOT } from '../support/paths.js';
 import { memoryOf } from '../support/process-stats.js';
 import { startService, type ServiceProcess } from '../support/service.js';
+import { wholeNumber } from './options.js';
 import { LISTENER_PORTS, Population, type PopulationShape, type SocketSpec } from './population.js';
 import { Scraper } from './scraper.js';
 
@@ -169,8 +170,9 @@ async function main(): Promise<void> {
       out: { type: 'string', default: path.join(REPO_ROOT, '.bench', 'memory.json') },
     },
   });
-  const sockets = Number(values.sockets);
-  const tableLines = Number(values['table-lines']);
+  // 0 leaves that part out.
+  const sockets = wholeNumber('--sockets', values.sockets, 0);
+  const tableLines = wholeNumber('--table-lines', values['table-lines'], 0);
   const started = performance.now();
   const log = (line: string): void => void process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${line}\n`);
   const report: MemoryReport = {
