@@ -13,7 +13,6 @@ import { loadConfig, type Config } from './config/config.js';
 import { ConfigError } from './config/errors.js';
 import { createLogger, type Logger } from './log.js';
 import type { RunningService, StopOutcome } from './service.js';
-import { routeOpenTelemetryDiagnostics } from './telemetry/diagnostics.js';
 import { packageVersion } from './version.js';
 
 /** A bad configuration or command line: systemd's unit does not restart on it. */
@@ -73,6 +72,8 @@ async function serve(): Promise<void> {
     process.exit(EXIT_CONFIG_ERROR);
   }
   const logger = createLogger(config.logLevel);
+  // Imported here, not at the top: it loads the OpenTelemetry API and core, which check does without.
+  const { routeOpenTelemetryDiagnostics } = await import('./telemetry/diagnostics.js');
   routeOpenTelemetryDiagnostics(logger, config.logLevel);
   for (const { variable, resembles } of config.warnings) {
     // The value is left out: a misspelt OTEL_EXPORTER_OTLP_HEADERS holds a token.

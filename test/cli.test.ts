@@ -38,6 +38,19 @@ describe('command line', () => {
     });
   }
 
+  it('check loads no OpenTelemetry package, and the recorder sees the service load them', async () => {
+    const recorder = new URL('./support/record-opentelemetry.js', import.meta.url).href;
+    const run = (args: readonly string[]): Promise<Outcome> =>
+      runCommand(process.execPath, ['--import', recorder, MAIN_JS, ...args], { PATH: process.env.PATH, OTEL_METRICS_EXPORTER: 'none', UDP_LISTENER_OWNERS: 'false' });
+    const check = await run(['check', '1']);
+    assert.equal(check.code, 2, check.stdout + check.stderr);
+    assert.doesNotMatch(check.stderr, /^imported /m);
+    // The same recorder sees --version load the SDK: it is not blind.
+    const version = await run(['--version']);
+    assert.equal(version.code, 0);
+    assert.match(version.stderr, /^imported .*\/@opentelemetry\/core\//m);
+  });
+
   it('--version prints the package, Node and SDK versions; exit 0', async () => {
     const { code, stdout, stderr } = await cli('--version');
     assert.equal(stderr, '');
