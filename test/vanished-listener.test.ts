@@ -82,6 +82,19 @@ describe('a listener skipped by one read of a shifting socket table', () => {
     assert.equal(procfs.udpReads.length, 5, 'no confirmation once it is known to be gone');
   });
 
+  it('a kernel-owned socket (inode 0, as WireGuard and VXLAN hold) counts once although the confirming reads see it again', async () => {
+    // Sockets without an inode cannot be matched across reads by it. Counted once per read, one
+    // such socket read as three while another port was being confirmed, and its drops tripled
+    // for that one collection: a counter that then went backwards, and a check --window that
+    // saw drops that never happened.
+    const kernelSocket = ' 9999: 00000000:CA6C 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 0 2 0000000000000000 100        ';
+    const withKernelSocket = (table: string): string => `${table.trimEnd()}\n${kernelSocket}\n`;
+    const { procfs, snapshots } = source([514, 51820], [withKernelSocket(skipping514), withKernelSocket(skipping514), withKernelSocket(skipping514)]);
+    const first = hostListeners(await snapshots.take())?.get(51820);
+    assert.equal(procfs.udpReads.length, 3, 'one read plus two confirmations of 514');
+    assert.deepEqual({ sockets: first?.sockets, drops: first?.drops }, { sockets: 1, drops: 100 });
+  });
+
   it('takes the union: a socket any read saw counts once', async () => {
     const { snapshots } = source([9000, 514], [skipping514]);
     const snapshot = await snapshots.take();

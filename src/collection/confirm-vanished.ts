@@ -7,8 +7,8 @@
  * churn (DNS clients, say) that reported live listeners as down. So when a port the last
  * collection saw in a namespace has no listener now, its tables are read again, up to
  * CONFIRMATION_READS times within the deadline, and a socket any read saw counts (once, by
- * inode). A listener that really closed costs these extra reads once, on the first collection
- * that misses it. This lowers the odds of a false 0; only a netlink sock_diag dump makes the
+ * inode; one without an inode, from the first read that has it). A listener that really closed
+ * costs these extra reads once, on the first collection that misses it. This lowers the odds of a false 0; only a netlink sock_diag dump makes the
  * read atomic.
  */
 import { remainingMs } from '../async.js';
@@ -49,7 +49,11 @@ export class VanishedListenerCheck {
         ports: vanished.slice(0, 10).join(','),
         attempt: attempt + 1,
       });
-      seen.push(...(await readAgain()));
+      // A socket without an inode (kernel-owned: WireGuard, VXLAN) cannot be matched across
+      // reads, so a read again counts one only on a port no read has found yet; the rest are
+      // merged by inode.
+      const found = listeners;
+      seen.push(...(await readAgain()).map((table) => table.filter((socket) => socket.inode !== 0 || !found.has(socket.localPort))));
       listeners = aggregateByPort(seen);
     }
     this.lastPorts.set(key, new Set(listeners.keys()));
