@@ -92,6 +92,27 @@ describe('check against real sockets', () => {
     assert.equal(replaced.code, 0, replaced.stdout);
   });
 
+  it('reads only what a collection needs: the service\'s web configuration, export and endpoint settings do not make it UNKNOWN', async () => {
+    // A monitoring user shares the service's environment file but may not read its web
+    // configuration (mode 0600); a bad OTLP or endpoint value is the service's concern.
+    const env = {
+      ...PATIENT,
+      UDP_LISTENER_WEB_CONFIG_FILE: '/nonexistent/web-config.yml',
+      OTEL_EXPORTER_PROMETHEUS_PORT: 'http',
+      OTEL_METRICS_EXPORTER: 'carrier-pigeon',
+      OTEL_EXPORTER_OTLP_HEADERS: 'no-equals-sign',
+    };
+    const outcome = await runMain(['check', String(ipv4.port)], env, { timeoutMs: 120_000 });
+    assert.equal(outcome.code, 0, outcome.stdout + outcome.stderr);
+    // The same environment stops the service, which needs them.
+    const service = await runMain([], env, { timeoutMs: 120_000 });
+    assert.equal(service.code, 2, service.stderr);
+    // What a collection needs is still checked.
+    const bad = await runMain(['check', String(ipv4.port)], { ...env, UDP_LISTENER_OWNERS: 'yes' }, { timeoutMs: 120_000 });
+    assert.equal(bad.code, 3, bad.stdout);
+    assert.match(bad.stdout, /UDP_LISTENER_OWNERS: "yes"/);
+  });
+
   it('a port without a listener: exit 2, CRITICAL naming it and its name first', async () => {
     const outcome = await check(`syslog=${ipv4.port}`, `filebeat=${nobody}`);
     assert.equal(outcome.code, 2, outcome.stdout);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULTS, loadConfig } from '../src/config/config.js';
+import { DEFAULTS, loadCollectionConfig, loadConfig } from '../src/config/config.js';
 import { ConfigError } from '../src/config/errors.js';
 import { editDistance } from '../src/config/variable-names.js';
 import { parsePortList } from '../src/config/ports.js';
@@ -130,6 +130,17 @@ describe('loadConfig', () => {
     assert.deepEqual(config.ports, given);
     assert.equal(config.owners, false);
     assert.throws(() => loadConfig({ UDP_LISTENER_PORTS: 'not a port list' }, { ports: undefined }), ConfigError);
+  });
+
+  it('loadCollectionConfig reads the collection\'s variables alone, and still refuses an unknown UDP_LISTENER_* name', () => {
+    const env = { UDP_LISTENER_OWNERS: 'false', OTEL_LOG_LEVEL: 'debug', UDP_LISTENER_WEB_CONFIG_FILE: '/nonexistent', OTEL_EXPORTER_PROMETHEUS_PORT: 'http' };
+    assert.throws(() => loadConfig(env), ConfigError);
+    const config = loadCollectionConfig(env);
+    const { procRoot, ports, discoveryLimit, collectionTimeoutMs, owners, netns, socketSource, logLevel } = loadConfig({ UDP_LISTENER_OWNERS: 'false', OTEL_LOG_LEVEL: 'debug' });
+    assert.deepEqual(config, { procRoot, ports, discoveryLimit, collectionTimeoutMs, owners, netns, socketSource, logLevel });
+    assert.equal(config.owners, false);
+    assert.equal(config.logLevel, 'debug');
+    assert.throws(() => loadCollectionConfig({ UDP_LISTENER_PORT: '514' }), (error: unknown) => error instanceof ConfigError && error.variable === 'UDP_LISTENER_PORT');
   });
 
   it('treats empty values as unset, as the OpenTelemetry specification says', () => {

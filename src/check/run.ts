@@ -10,7 +10,7 @@ import { deadlineIn } from '../async.js';
 import { CHECK_WAIT_POLL_MS, type CheckOptions } from '../cli.js';
 import { openSnapshotSource, type OpenedSource } from '../collection/open-source.js';
 import type { Snapshot, SnapshotSource } from '../collection/snapshot.js';
-import { loadConfig, type Config } from '../config/config.js';
+import { loadCollectionConfig, type CollectionConfig } from '../config/config.js';
 import { ConfigError } from '../config/errors.js';
 import type { WatchedPort } from '../config/ports.js';
 import { createLogger } from '../log.js';
@@ -49,9 +49,9 @@ export async function runCheck(options: CheckOptions, env?: NodeJS.ProcessEnv): 
     return answer(unknownReport(options.ports ?? [], `configuration error: ${error.message}`, [problem]));
   };
 
-  let config: Config;
+  let config: CollectionConfig;
   try {
-    config = loadConfig(env, { ports: options.ports });
+    config = loadCollectionConfig(env, { ports: options.ports });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return configurationError(error);

@@ -3,7 +3,7 @@
  * procfs root, the host's net directory, and the socket tables from procfs or netlink.
  */
 import { access, constants } from 'node:fs/promises';
-import type { Config } from '../config/config.js';
+import type { CollectionConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { ProcFs, type NetDirectory } from '../procfs/procfs.js';
 import { NetlinkSocketTables } from '../sockdiag/netlink-tables.js';
@@ -15,10 +15,8 @@ export interface OpenedSource {
   readonly source: SnapshotSource;
 }
 
-export type SourceConfig = Pick<Config, 'procRoot' | 'socketSource' | 'ports' | 'discoveryLimit' | 'collectionTimeoutMs' | 'owners' | 'netns'>;
-
 /** Throws a ConfigError when UDP_LISTENER_SOURCE=netlink cannot be used here. */
-export async function openSnapshotSource(config: SourceConfig, logger: Logger): Promise<OpenedSource> {
+export async function openSnapshotSource(config: CollectionConfig, logger: Logger): Promise<OpenedSource> {
   const procfs = new ProcFs(config.procRoot);
   const hostNetDirectory = await findHostNetDirectory(procfs, logger);
   // The netlink binding loads only when asked for: the default needs no native code.

@@ -65,21 +65,52 @@ export interface GivenSettings {
 }
 
 /**
+ * The part of the configuration that reading the sockets needs, all that `check` reads: it serves
+ * nothing and exports nothing, so a web configuration file it may not read, or a bad
+ * OTEL_EXPORTER_* value meant for the service, does not make it UNKNOWN.
+ */
+export type CollectionConfig = Pick<Config, 'procRoot' | 'ports' | 'discoveryLimit' | 'collectionTimeoutMs' | 'owners' | 'netns' | 'socketSource' | 'logLevel'>;
+
+/**
  * Reads `env`, which is the process's environment unless a caller passes its own (tests, the
  * benchmark); this is the one place that reads process.env.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, given: GivenSettings = {}): Config {
-  const read = (name: string): string | undefined => {
+  const read = variableReader(env);
+  const warnings = checkVariableNames(env);
+  return {
+    ...readCollectionConfig(read, given),
+    prometheus: {
+      host: read('OTEL_EXPORTER_PROMETHEUS_HOST'),
+      port: parseInteger('OTEL_EXPORTER_PROMETHEUS_PORT', read('OTEL_EXPORTER_PROMETHEUS_PORT'), DEFAULTS.prometheusPort, 0, 65535),
+    },
+    export: readExportConfig(read),
+    resource: readResourceConfig(read),
+    web: webConfig(read(WEB_CONFIG_VARIABLE)),
+    warnings,
+  };
+}
+
+/** The collection's part alone (see CollectionConfig); an unknown UDP_LISTENER_* name is refused as by loadConfig. */
+export function loadCollectionConfig(env: NodeJS.ProcessEnv = process.env, given: GivenSettings = {}): CollectionConfig {
+  checkVariableNames(env);
+  return readCollectionConfig(variableReader(env), given);
+}
+
+type VariableReader = (name: string) => string | undefined;
+
+function variableReader(env: NodeJS.ProcessEnv): VariableReader {
+  return (name) => {
     if (!CONFIG_VARIABLES.includes(name)) throw new Error(`${name} is read but missing from the table of variables.ts`);
     // The OpenTelemetry convention, applied to every variable: empty means unset.
     const value = env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   };
-  const warnings = checkVariableNames(env);
+}
 
+function readCollectionConfig(read: VariableReader, given: GivenSettings): CollectionConfig {
   const procRoot = read('HOST_PROC') ?? DEFAULTS.procRoot;
   requireDirectory('HOST_PROC', procRoot);
-
   return {
     procRoot,
     ports: given.ports ?? parsePortList(read('UDP_LISTENER_PORTS') ?? '', 'UDP_LISTENER_PORTS'),
@@ -88,15 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, given: GivenSet
     owners: parseBoolean('UDP_LISTENER_OWNERS', read('UDP_LISTENER_OWNERS'), DEFAULTS.owners),
     netns: parseChoice('UDP_LISTENER_NETNS', read('UDP_LISTENER_NETNS'), ['host', 'all'] as const, DEFAULTS.netns),
     socketSource: parseChoice('UDP_LISTENER_SOURCE', read('UDP_LISTENER_SOURCE'), ['procfs', 'netlink'] as const, DEFAULTS.socketSource),
-    prometheus: {
-      host: read('OTEL_EXPORTER_PROMETHEUS_HOST'),
-      port: parseInteger('OTEL_EXPORTER_PROMETHEUS_PORT', read('OTEL_EXPORTER_PROMETHEUS_PORT'), DEFAULTS.prometheusPort, 0, 65535),
-    },
-    export: readExportConfig(read),
-    resource: readResourceConfig(read),
-    web: webConfig(read(WEB_CONFIG_VARIABLE)),
     logLevel: parseLogLevel(read('OTEL_LOG_LEVEL')),
-    warnings,
   };
 }
 
