@@ -131,6 +131,21 @@ describe('StatusPage.render', () => {
     assert.deepEqual(rowsOf(page).map(([port, up, cells]) => [port, up, cells.at(-1)]), [[514, true, 'lookup off'], [8125, true, 'lookup off']]);
   });
 
+  it('discovery mode with UDP_LISTENER_NETNS=all: a port listening in two namespaces is two rows but one port', () => {
+    const page = new StatusPage({ ...FACTS, ports: [], netns: 'all' }).render(
+      snapshot({
+        namespaces: [
+          { namespace: { inode: 4026531840, isHost: true, pids: [1], hints: {} }, sockets: [[514, 11, 0, 0]] },
+          { namespace: { inode: 4026532300, isHost: false, pids: [42], hints: {} }, sockets: [[514, 31, 0, 0]] },
+        ],
+        owners: {},
+      }),
+      CONTEXT,
+    );
+    assert.equal(rowsOf(page).length, 2);
+    assert.match(page, /<p id="summary">Discovery mode: 1 listening port outside the ephemeral range\.<\/p>/);
+  });
+
   it('unreadable socket tables: no rows, the reason, and the errors', () => {
     const page = new StatusPage(FACTS).render(
       snapshot({ sockets: undefined, failures: [{ file: '/proc/1/net/udp', failure: 'EACCES', message: '/proc/1/net/udp: EACCES: permission denied' }] }),

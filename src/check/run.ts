@@ -4,9 +4,8 @@
  * answers with monitoring-plugin output or JSON. main.ts prints the output and exits with the
  * code.
  */
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deadlineIn } from '../async.js';
+import { deadlineIn, remainingMs } from '../async.js';
 import { CHECK_WAIT_POLL_MS, type CheckOptions } from '../cli.js';
 import { openSnapshotSource, type OpenedSource } from '../collection/open-source.js';
 import type { Snapshot, SnapshotSource } from '../collection/snapshot.js';
@@ -82,11 +81,14 @@ export async function runCheck(options: CheckOptions, env?: NodeJS.ProcessEnv): 
   return answer(evaluateCheck(ports, readings, thresholds), await procfs.settleStuckReads(deadlineIn(ABANDONED_READ_GRACE_MS)));
 }
 
-/** Reads again every CHECK_WAIT_POLL_MS until every port has a listener or the deadline comes. */
+/**
+ * Reads again every CHECK_WAIT_POLL_MS until every port has a listener or the deadline comes; the
+ * last read is at the deadline, so a wait shorter than one interval still reads again.
+ */
 async function untilListening(source: SnapshotSource, snapshot: Snapshot, ports: readonly WatchedPort[], deadline: number): Promise<Snapshot> {
   let latest = snapshot;
-  while (!evaluateCheck(ports, { last: latest }).ports.every((port) => port.up === true) && performance.now() + CHECK_WAIT_POLL_MS <= deadline) {
-    await sleep(CHECK_WAIT_POLL_MS);
+  while (!evaluateCheck(ports, { last: latest }).ports.every((port) => port.up === true) && remainingMs(deadline) > 0) {
+    await sleep(Math.min(CHECK_WAIT_POLL_MS, remainingMs(deadline)));
     latest = await source.take();
   }
   return latest;

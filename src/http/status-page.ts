@@ -103,7 +103,9 @@ ${ownerNote(snapshot)}${errors(snapshot)}<p class="meta">Read at ${context.readA
       counts = `Ports with a listener: ${listening.size} of ${ports.length} configured.`;
     } else {
       const omitted = snapshot.omittedPorts > 0 ? ` ${snapshot.omittedPorts} more left out by the discovery limit (${discoveryLimit}).` : '';
-      counts = `Discovery mode: ${rows.length} listening port${rows.length === 1 ? '' : 's'} outside the ephemeral range.${omitted}`;
+      // With UDP_LISTENER_NETNS=all a port has a row per namespace: count it once.
+      const listening = new Set(rows.map((row) => row.port)).size;
+      counts = `Discovery mode: ${listening} listening port${listening === 1 ? '' : 's'} outside the ephemeral range.${omitted}`;
     }
     return html`<p id="summary">${counts}${unreadNote}</p>`;
   }
