@@ -60,6 +60,6 @@ it('README.md itself shows a Nagios, a systemd ExecStartPost= and a Kubernetes e
   const examples = checkExamples(readme);
   assert.ok(/^command\[\w+\]=\S+ check /m.test(readme), 'an NRPE command definition');
   assert.ok(/^ExecStartPost=\S+ check /m.test(readme), 'a systemd drop-in');
-  assert.ok(/readinessProbe:[\s\S]*exec:/.test(readme), 'a Kubernetes exec probe');
+  assert.ok(/^ *readinessProbe:\n *exec: \{ command: \["[^"]+", "check"/m.test(readme), 'a Kubernetes exec probe of check');
   assert.ok(examples.length >= 3, JSON.stringify(examples));
 });

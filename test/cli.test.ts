@@ -30,6 +30,7 @@ describe('command line', () => {
       assert.equal(stderr, '');
       assert.equal(code, 0);
       assert.match(stdout, /^Usage: udp-listener-exporter/);
+      assert.ok(VARIABLES.length > 10 && METRICS.length > 10, 'the tables the loops below walk are not empty');
       for (const variable of VARIABLES) {
         const plain = (text: string): string => text.replace(/\[([^\]]+)\]\([^)]*\)/g, '$1').replace(/`/g, '');
         assert.ok(stdout.includes(`  ${variable.name}  (default: ${plain(variable.default)})\n      ${plain(variable.summary)}\n`), variable.name);

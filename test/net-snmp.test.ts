@@ -138,6 +138,6 @@ describe('requireUdpColumns: the six UDP counters of every kernel since 2.6.18',
 
   it('names snmp6 counters with their Udp6 prefix', () => {
     const udp6 = new Map([...parseNetSnmp6(snmp6, 'snmp6')].filter(([n]) => n.startsWith('Udp6') && n !== 'Udp6NoPorts').map(([n, v]) => [n.slice(4), v]));
-    assert.throws(() => requireUdpColumns(udp6, '/p/snmp6', 'Udp6', 'Udp6'), /^Error|field Udp6: no Udp6NoPorts counter, which every kernel since 2\.6\.18 writes \(got "Udp6InDatagrams Udp6InErrors/);
+    assert.throws(() => requireUdpColumns(udp6, '/p/snmp6', 'Udp6', 'Udp6'), /^ProcFormatError: \/p\/snmp6: field Udp6: no Udp6NoPorts counter, which every kernel since 2\.6\.18 writes \(got "Udp6InDatagrams Udp6InErrors/);
   });
 });

@@ -58,6 +58,8 @@ export async function assertServesRealListener(options: StartOptions, env: Recor
       const page = await scrape(service.baseUrl);
       assert.equal(valueOf(page, 'udp_listener_up', { network_local_port: String(openPort) }), 1, service.stderr());
       assert.equal(valueOf(page, 'udp_listener_up', { network_local_port: String(closedPort) }), 0);
+      // procfs would say the same: the netlink source must be what answered.
+      if (env.UDP_LISTENER_SOURCE === 'netlink') assert.equal(valueOf(page, 'udp_listener_exporter_read_success', { file_path: 'netlink:sock_diag/udp' }), 1, service.stderr());
     } finally {
       exitCode = await service.stop();
     }
