@@ -20,7 +20,7 @@ export interface VariableWarning {
   readonly resembles: string;
 }
 
-export const OWN_PREFIX = 'UDP_LISTENER_';
+const OWN_PREFIX = 'UDP_LISTENER_';
 /** Edits (insert, delete, replace, swap two neighbours) that still make a near miss. */
 const MAX_EDITS = 2;
 

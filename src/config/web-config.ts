@@ -429,3 +429,13 @@ function httpHeaders(values: Section): Record<string, string> {
   }
   return headers;
 }
+
+/**
+ * What the reloads of the web configuration file came to, as the reloader (http/) keeps it and
+ * the self-metrics (telemetry/) show it; here, below both, so neither imports the other.
+ */
+export interface ReloadState {
+  readonly lastReloadSuccessful: boolean;
+  /** Unix time in seconds of the last successful load, start-up included. */
+  readonly lastSuccessSeconds: number;
+}

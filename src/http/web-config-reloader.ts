@@ -16,7 +16,7 @@ import { stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { ConfigError } from '../config/errors.js';
-import { loadWebConfig, type WebConfig } from '../config/web-config.js';
+import { loadWebConfig, type ReloadState, type WebConfig } from '../config/web-config.js';
 import type { Logger } from '../log.js';
 import { BasicAuth } from './basic-auth.js';
 import { applyTlsReload } from './tls.js';
@@ -26,12 +26,6 @@ export interface ActiveWebConfig {
   readonly config: WebConfig;
   /** Undefined: no basic auth users. */
   readonly auth: BasicAuth | undefined;
-}
-
-export interface ReloadState {
-  readonly lastReloadSuccessful: boolean;
-  /** Unix time in seconds of the last successful load, start-up included. */
-  readonly lastSuccessSeconds: number;
 }
 
 export type ReloadTrigger = 'SIGHUP' | 'changed file';

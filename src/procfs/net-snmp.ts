@@ -29,7 +29,7 @@ export type UdpCounters = ReadonlyMap<string, number>;
  * as `Udp6` names. InCsumErrors (3.10), IgnoredMulti (3.19) and MemErrors (5.11) came later and
  * stay optional. Node 20 itself needs kernel 4.18, so no kernel it runs on lacks any of these.
  */
-export const REQUIRED_UDP_COLUMNS = ['InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams', 'RcvbufErrors', 'SndbufErrors'] as const;
+const REQUIRED_UDP_COLUMNS = ['InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams', 'RcvbufErrors', 'SndbufErrors'] as const;
 
 /** Reads `<net>/snmp` and returns its Udp columns; a file without Udp lines is malformed. */
 export async function readNetSnmpUdp(net: NetDirectory, deadline: number): Promise<UdpCounters> {

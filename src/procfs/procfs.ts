@@ -74,10 +74,8 @@ export class ProcFs {
    * yielding in between (see readOnProcfs), so one buffer serves them all.
    */
   private procfsChunk: Buffer | undefined;
-  /** Whether each file lives on procfs (then read with synchronous calls, see readOnProcfs). */
+  /** Whether each file (and the root: see link) lives on procfs, then read with synchronous calls (see readOnProcfs). */
   private readonly onProcfs = new Map<string, boolean>();
-  /** Whether the root itself is a procfs mount, asked once (then links read synchronously, see link). */
-  private rootIsProcfs: Promise<boolean> | undefined;
   /** When the synchronous link reads last let the event loop turn (see link). */
   private linkSliceStartedAt = Number.NEGATIVE_INFINITY;
 
@@ -207,7 +205,7 @@ export class ProcFs {
    * Below any other root (a copy of procfs, a FUSE tree) links go through the thread pool.
    */
   async link(file: string): Promise<string> {
-    if (await (this.rootIsProcfs ??= this.checkRootIsProcfs())) {
+    if (this.onProcfs.get(this.root) ?? (await this.checkOnProcfs(this.root))) {
       if (performance.now() - this.linkSliceStartedAt > PROCFS_SLICE_MS) {
         await yieldToEventLoop();
         this.linkSliceStartedAt = performance.now();
@@ -222,16 +220,6 @@ export class ProcFs {
       return await readlink(file);
     } catch (error) {
       throw toProcReadError(file, error);
-    }
-  }
-
-  /** statfs(2) of the root, through the thread pool; a failure is not remembered (it is asked again). */
-  private async checkRootIsProcfs(): Promise<boolean> {
-    try {
-      return (await statfs(this.root)).type === PROC_SUPER_MAGIC;
-    } catch {
-      this.rootIsProcfs = undefined;
-      return false;
     }
   }
 

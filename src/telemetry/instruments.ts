@@ -8,7 +8,7 @@ import type { SnapshotSource } from '../collection/snapshot.js';
 import type { WatchedPort } from '../config/ports.js';
 import { METRICS, type MetricDefinition } from './metrics.js';
 import { Observations } from './observations.js';
-import type { ReloadState } from '../http/web-config-reloader.js';
+import type { ReloadState } from '../config/web-config.js';
 import type { ExportCounts } from './otlp.js';
 import { StaleSeriesPruner } from './stale-series.js';
 import { CollectionViewBuilder } from './view.js';

@@ -23,7 +23,7 @@ import {
   ATTR_PROCESS_PID,
 } from './names.js';
 import { AttributesCache } from './observations.js';
-import type { ReloadState } from '../http/web-config-reloader.js';
+import type { ReloadState } from '../config/web-config.js';
 import type { ExportCounts } from './otlp.js';
 
 /** A reported port of one namespace. */
