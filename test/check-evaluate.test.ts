@@ -312,6 +312,12 @@ describe('plugin output', () => {
     );
   });
 
+  it('names a namespace as the status page does: host, or container and pod both', () => {
+    const pod: NetNamespace = { ...CONTAINER, inode: 4026532301, hints: { containerId: 'b'.repeat(64), podUid: 'a-b' } };
+    const report = evaluateCheck([PLAIN], { last: snapshot({ namespaces: [{ namespace: HOST, sockets: [[9000, 21, 0, 0]] }, { namespace: pod, sockets: [[9000, 22, 0, 0]] }] }) });
+    assert.match(pluginOutput(report, {}), new RegExp(`\\n9000: OK - 2 sockets, .*, in netns ${HOST.inode} \\(host\\), ${pod.inode} \\(container bbbbbbbbbbbb, pod a-b\\)\\n`));
+  });
+
   it('says why owners are unknown', () => {
     const last = snapshot({ sockets: [[9000, 21, 0, 0]], owners: {} });
     const report = evaluateCheck([PLAIN], { last: { ...last, owners: { owners: new Map(), unresolvedSockets: 1, unreadableProcesses: 3 } } });

@@ -8,18 +8,16 @@
  * any port then, and neither "all listening" (OK) nor "not listening" (CRITICAL) would be true.
  */
 import { ListenerTable, type PortRow } from '../collection/listener-table.js';
-import type { CollectionFailure, Snapshot } from '../collection/snapshot.js';
+import type { CollectionFailure, PortListeners, Snapshot } from '../collection/snapshot.js';
 import type { WatchedPort } from '../config/ports.js';
 
 export type PluginStatus = 'OK' | 'WARNING' | 'CRITICAL' | 'UNKNOWN';
 
-/** The monitoring-plugin convention (Nagios plugin guidelines), which Icinga, Zabbix and others share. */
+/** The monitoring-plugin convention (Nagios plugin guidelines), which Icinga, Zabbix and others share; the codes rise with severity. */
 export const PLUGIN_EXIT_CODES: Readonly<Record<PluginStatus, number>> = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 };
 
 /** The problem of a port without a listener, as the report words it. */
 const NO_LISTENER = 'no listener';
-
-const SEVERITY: Readonly<Record<PluginStatus, number>> = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 };
 
 export interface CheckThresholds {
   /** WARNING when a port's receive queue holds more than this many bytes. */
@@ -178,14 +176,17 @@ function errorReports(failures: readonly CollectionFailure[]): ErrorReport[] {
 function dropsBySocket(snapshot: Snapshot): Map<string, number> {
   const drops = new Map<string, number>();
   for (const { namespace, listeners } of snapshot.namespaces) {
-    for (const port of listeners?.values() ?? []) {
-      port.inodes.forEach((inode, index) => {
-        const key = socketKey(namespace?.inode, port.port, inode);
-        drops.set(key, (drops.get(key) ?? 0) + port.socketDrops[index]!);
-      });
-    }
+    for (const port of listeners?.values() ?? []) addSocketDrops(drops, namespace?.inode, port);
   }
   return drops;
+}
+
+/** Adds each of a port's sockets' drop counters to `drops`, keyed as socketKey pairs them. */
+function addSocketDrops(drops: Map<string, number>, namespaceInode: number | undefined, port: PortListeners): void {
+  port.inodes.forEach((inode, index) => {
+    const key = socketKey(namespaceInode, port.port, inode);
+    drops.set(key, (drops.get(key) ?? 0) + port.socketDrops[index]!);
+  });
 }
 
 function socketKey(namespaceInode: number | undefined, port: number, inode: number): string {
@@ -200,12 +201,7 @@ function socketKey(namespaceInode: number | undefined, port: number, inode: numb
  */
 function dropsInWindow(rows: readonly PortRow[], before: ReadonlyMap<string, number>): number {
   const now = new Map<string, number>();
-  for (const { namespace, listeners } of rows) {
-    listeners?.inodes.forEach((inode, index) => {
-      const key = socketKey(namespace?.inode, listeners.port, inode);
-      now.set(key, (now.get(key) ?? 0) + listeners.socketDrops[index]!);
-    });
-  }
+  for (const { namespace, listeners } of rows) if (listeners !== undefined) addSocketDrops(now, namespace?.inode, listeners);
   let total = 0;
   for (const [key, drops] of now) {
     const earlier = before.get(key);
@@ -270,7 +266,7 @@ function portReport(
 }
 
 function worst(statuses: readonly PluginStatus[]): PluginStatus {
-  return statuses.reduce<PluginStatus>((worstSoFar, status) => (SEVERITY[status] > SEVERITY[worstSoFar] ? status : worstSoFar), 'OK');
+  return statuses.reduce<PluginStatus>((worstSoFar, status) => (PLUGIN_EXIT_CODES[status] > PLUGIN_EXIT_CODES[worstSoFar] ? status : worstSoFar), 'OK');
 }
 
 /** The status line: every failing port with its name, the ports without a listener first. */

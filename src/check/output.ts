@@ -8,6 +8,7 @@
  * Process names are chosen by whoever runs the process: a `|` in one would start perfdata and
  * a newline a new line, so both are written as \xNN in every text line.
  */
+import { describeNamespace } from '../collection/namespaces.js';
 import { formatSeconds, portLabel, type CheckReport, type CheckThresholds, type PortReport } from './evaluate.js';
 
 export function pluginOutput(report: CheckReport, thresholds: CheckThresholds): string {
@@ -49,10 +50,8 @@ function portLine(port: PortReport, windowSeconds: number | null, ownerLookup: b
 }
 
 function describeNetns(netns: NonNullable<PortReport['netns']>[number]): string {
-  if (netns.host) return `${netns.inode} (host)`;
-  if (netns.container_id !== null) return `${netns.inode} (container ${netns.container_id.slice(0, 12)})`;
-  if (netns.pod_uid !== null) return `${netns.inode} (pod ${netns.pod_uid})`;
-  return String(netns.inode);
+  const hints = { ...(netns.container_id === null ? {} : { containerId: netns.container_id }), ...(netns.pod_uid === null ? {} : { podUid: netns.pod_uid }) };
+  return describeNamespace({ inode: netns.inode, isHost: netns.host, hints });
 }
 
 /**

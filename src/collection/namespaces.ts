@@ -21,6 +21,17 @@ export interface NetNamespace {
   readonly hints: ContainerHints;
 }
 
+/**
+ * A namespace for people: `4026531840 (host)`, `4026532300 (container 0123456789ab, pod a-b)`, or
+ * the bare inode. The status page and the check both write it so.
+ */
+export function describeNamespace(namespace: Pick<NetNamespace, 'inode' | 'isHost' | 'hints'>): string {
+  if (namespace.isHost) return `${namespace.inode} (host)`;
+  const { containerId, podUid } = namespace.hints;
+  const hints = [containerId === undefined ? [] : [`container ${containerId.slice(0, 12)}`], podUid === undefined ? [] : [`pod ${podUid}`]].flat();
+  return hints.length === 0 ? String(namespace.inode) : `${namespace.inode} (${hints.join(', ')})`;
+}
+
 export interface NamespaceDiscovery {
   readonly namespaces: readonly NetNamespace[];
   /** Processes whose ns/net link could not be read (another user's, without privileges). */

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ListenerTable, type PortRow } from '../collection/listener-table.js';
-import type { NetNamespace } from '../collection/namespaces.js';
+import { describeNamespace } from '../collection/namespaces.js';
 import type { Snapshot } from '../collection/snapshot.js';
 import type { NetnsMode } from '../config/config.js';
 import type { WatchedPort } from '../config/ports.js';
@@ -124,7 +124,7 @@ ${ownerNote(snapshot)}${errors(snapshot)}<p class="meta">Read at ${context.readA
               row.owners.map((owner) => html`<span class="owner" data-pid="${owner.pid}">${owner.executableName} (pid ${owner.pid})</span>`),
               ', ',
             );
-    return html`<tr class="${up ? 'up' : 'down'}" data-port="${row.port}" data-up="${up ? 1 : 0}"><td class="number">${row.port}</td><td>${row.name ?? ''}</td><td class="up">${up ? 'yes' : 'no'}</td><td class="number">${listeners?.sockets ?? 0}</td><td class="number">${formatBytes(listeners?.receiveQueueBytes ?? 0)}</td><td class="number">${listeners?.drops ?? 0}</td><td class="owners">${owners}</td>${withNamespaces ? html`<td>${describeNamespace(row.namespace)}</td>` : ''}</tr>
+    return html`<tr class="${up ? 'up' : 'down'}" data-port="${row.port}" data-up="${up ? 1 : 0}"><td class="number">${row.port}</td><td>${row.name ?? ''}</td><td class="up">${up ? 'yes' : 'no'}</td><td class="number">${listeners?.sockets ?? 0}</td><td class="number">${formatBytes(listeners?.receiveQueueBytes ?? 0)}</td><td class="number">${listeners?.drops ?? 0}</td><td class="owners">${owners}</td>${withNamespaces ? html`<td>${row.namespace === undefined ? '' : describeNamespace(row.namespace)}</td>` : ''}</tr>
 `;
   }
 }
@@ -150,16 +150,6 @@ ${snapshot.failures.map(({ file, failure, message }) => html`<tr><td><code>${fil
 `)}</tbody>
 </table>
 `;
-}
-
-function describeNamespace(namespace: NetNamespace | undefined): string {
-  if (namespace === undefined) return '';
-  if (namespace.isHost) return `${namespace.inode} (host)`;
-  const { containerId, podUid } = namespace.hints;
-  const hints = [containerId === undefined ? undefined : `container ${containerId.slice(0, 12)}`, podUid === undefined ? undefined : `pod ${podUid}`].filter(
-    (hint) => hint !== undefined,
-  );
-  return hints.length === 0 ? String(namespace.inode) : `${namespace.inode} (${hints.join(', ')})`;
 }
 
 /** `1,664 B`: bytes as the kernel counts them, grouped for reading. */
