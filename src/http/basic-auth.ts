@@ -29,8 +29,12 @@ export interface BasicAuthOptions {
 
 export class BasicAuth {
   private readonly users: readonly { readonly nameDigest: Buffer; readonly hash: string }[];
-  /** Compared against when the user is unknown, so that both cases cost one bcrypt run. */
-  private readonly decoyHash: string;
+  /**
+   * Compared against when the user is unknown, so that both cases cost one bcrypt run. Made with
+   * bcrypt's asynchronous hash, which yields between rounds: made at once, a reload's new users
+   * (at cost 12, 300 ms) would stall every scrape in flight.
+   */
+  private readonly decoyHash: Promise<string>;
   private readonly cacheKey = randomBytes(32);
   /** HMAC of (user, hash, password) -> when the success expires. */
   private readonly cache = new Map<string, number>();
@@ -44,7 +48,7 @@ export class BasicAuth {
     // Required here rather than imported: only a service with basic auth users pays for bcrypt.
     const bcrypt = createRequire(import.meta.url)('bcryptjs') as typeof import('bcryptjs');
     const cost = Math.max(4, ...[...users.values()].map((hash) => bcrypt.getRounds(hash)));
-    this.decoyHash = bcrypt.hashSync(randomBytes(16).toString('hex'), cost);
+    this.decoyHash = bcrypt.hash(randomBytes(16).toString('hex'), cost);
     this.now = options.now ?? Date.now;
     this.compare = options.compare ?? ((password, hash) => bcrypt.compare(password, hash));
   }
@@ -55,7 +59,7 @@ export class BasicAuth {
     if (credentials === undefined) return 'denied';
     const { user, password } = credentials;
     const found = this.findUser(user);
-    const hash = found ?? this.decoyHash;
+    const hash = found ?? (await this.decoyHash);
     const key = createHmac('sha256', this.cacheKey).update(`${user.length}:${user}\0${hash}\0${password}`).digest('base64');
     const expires = this.cache.get(key);
     if (expires !== undefined && expires > this.now()) return 'allowed';
