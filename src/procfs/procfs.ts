@@ -136,11 +136,10 @@ export class ProcFs {
     if (onProcfs === true) return this.readOnProcfs(file, deadline, consume);
     const abandoned = { value: false };
     // Until statfs has answered, that answer is awaited under the deadline too: on a hung
-    // mount statfs hangs like read does.
-    const reading =
-      onProcfs === false
-        ? this.readThroughThreads(file, consume, abandoned)
-        : this.checkOnProcfs(file).then((procfs) => (procfs ? this.readOnProcfs(file, deadline, consume) : this.readThroughThreads(file, consume, abandoned)));
+    // mount statfs hangs like read does. If it answers after the deadline, no read starts:
+    // this one has already failed, and `consume` must not be called again.
+    const read = (procfs: boolean): Promise<void> => (procfs ? this.readOnProcfs(file, deadline, consume) : this.readThroughThreads(file, consume, abandoned));
+    const reading = onProcfs === false ? read(false) : this.checkOnProcfs(file).then((procfs) => (abandoned.value ? undefined : read(procfs)));
     return this.withDeadline(file, reading, deadline, abandoned);
   }
 
@@ -322,7 +321,8 @@ export class ProcFs {
         total = checkSize(file, total, bytesRead);
         consume(chunk.subarray(0, bytesRead));
       }
-      remember(this.lastSizes, file, total);
+      // An abandoned read's total is cut short: it says nothing of the file's size.
+      if (!abandoned.value) remember(this.lastSizes, file, total);
     } catch (error) {
       throw asReadFailure(file, error);
     } finally {
