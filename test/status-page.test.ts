@@ -13,6 +13,7 @@ import { parseExposition, scrape, valueOf } from './support/exposition.js';
 import { FIXTURES } from './support/paths.js';
 import { startService, type ServiceProcess } from './support/service.js';
 import { snapshot } from './support/snapshots.js';
+import { until } from './support/prometheus.js';
 import { StuckFuse } from './support/stuck-fuse.js';
 
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
@@ -227,7 +228,7 @@ describe('a page view and a scrape at the same moment', () => {
       await fuse.block('1/net/udp');
       const readsBefore = await fuse.reads('1/net/udp');
       const pageView = fetch(`${service.baseUrl}/`, { headers: { accept: BROWSER_ACCEPT } }).then((response) => response.text());
-      while ((await fuse.reads('1/net/udp')) === readsBefore) await new Promise((resolve) => setTimeout(resolve, 10));
+      await until('the page view to start its read of the table', async () => ((await fuse.reads('1/net/udp')) === readsBefore ? undefined : true), () => service.stderr(), 20_000, 10);
       const scraped = await (await fetch(`${service.baseUrl}/metrics`)).text();
       const page = await pageView;
 
